@@ -1,0 +1,1 @@
+"""Drivers send /productpage requests through the gateway and stream classified observations."""
