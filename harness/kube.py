@@ -124,6 +124,7 @@ class KubeClient:
         try:
             _, url, header_params, serialized, _ = self.api.param_serialize(
                 method, path, query_params=list((query or {}).items()), header_params=headers,
+                auth_settings=["BearerToken"],
                 body=json.dumps(body) if body is not None else None,
             )
             response = self.api.call_api(method, url, header_params=header_params, body=serialized,
