@@ -143,7 +143,7 @@ class Target:
         """Call `check` until it returns nothing outstanding; a bounded wait, never a verdict retry."""
         started = time.monotonic()
         retrying = Retrying(stop=stop_after_delay(timeout_s), retry=retry_if_result(bool),
-                            wait=wait_exponential_jitter(initial=0.02, max=0.5, jitter=0.02))
+                            wait=wait_exponential_jitter(multiplier=0.02, max=0.5, jitter=0.02))
         try:
             retrying(check)
         except RetryError as exc:
