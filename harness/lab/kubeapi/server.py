@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import hmac
 import ipaddress
+import copy
 import json
 import logging
 import os
@@ -74,6 +75,32 @@ class KubeApiConfig:
 
 class LogSource(Protocol):
     def pod_log(self, namespace: str, pod: str, container: str, *, tail_lines: int | None) -> str | None: ...
+
+
+def _prune_unapplied(served: Obj, previous: object, current: object) -> None:
+    """Remove from `served` what `previous` applied and `current` no longer applies (maps by key, lists of
+    named items by name; other lists are atomic and simply replaced by the merge)."""
+    if not isinstance(previous, dict) or not isinstance(current, dict) or not isinstance(served, dict):
+        return
+    for field, before in previous.items():
+        if field not in current:
+            served.pop(field, None)
+            continue
+        after, live = current[field], served.get(field)
+        if isinstance(before, dict) and isinstance(after, dict) and isinstance(live, dict):
+            _prune_unapplied(live, before, after)
+        elif isinstance(before, list) and isinstance(after, list) and isinstance(live, list):
+            names_before = {i.get("name") for i in before if isinstance(i, dict) and "name" in i}
+            names_after = {i.get("name") for i in after if isinstance(i, dict) and "name" in i}
+            gone = names_before - names_after
+            if gone:
+                served[field] = [i for i in live if not (isinstance(i, dict) and i.get("name") in gone)]
+            by_name = {i.get("name"): i for i in after if isinstance(i, dict) and "name" in i}
+            for item in served[field]:
+                if isinstance(item, dict) and item.get("name") in by_name:
+                    old_item = next((b for b in before if isinstance(b, dict) and b.get("name") == item["name"]), None)
+                    if old_item is not None:
+                        _prune_unapplied(item, old_item, by_name[item["name"]])
 
 
 def _status_error(code: int, reason: str, message: str) -> StoreError:
@@ -264,6 +291,8 @@ class KubeApiServer:
         self.ca_pem = b""
         self._runner: web.AppRunner | None = None
         self._stopping = asyncio.Event()
+        # (uid, fieldManager) -> the configuration that manager last applied (server-side apply ownership)
+        self._applied: dict[tuple[str, str], Obj] = {}
 
     # ---- lifecycle
 
@@ -639,14 +668,26 @@ class KubeApiServer:
             storage = self._prepare_incoming(request, applied, t)
             apply_defaults(storage, t.rt)
             created = self.store.create(storage, dry_run=dry)
+            if not dry:
+                body = {k: v for k, v in applied.items() if k not in ("apiVersion", "kind")}
+                self._applied[(created["metadata"].get("uid", ""), request.query.get("fieldManager", ""))] = body
             return _json_response(to_version(created, t.rt, t.version), 201)
         served = to_version(live, t.rt, t.version)
         body = {k: v for k, v in applied.items() if k not in ("apiVersion", "kind")}
+        manager = request.query.get("fieldManager", "")
+        key = (live["metadata"].get("uid", ""), manager)
+        previous = self._applied.get(key)
+        if previous is not None:
+            # Fields this manager applied before and no longer lists are dropped (what managedFields give a
+            # real server); fields set by anyone else stay.
+            _prune_unapplied(served, previous, body)
         merged = merge_patch(served, body) if t.rt.is_custom else strategic_merge(served, body)
         merged["apiVersion"] = applied["apiVersion"]
         storage = self._prepare_incoming(request, merged, t)
         self._keep_live_status(storage, live, t.rt)
         updated = self.store.update(storage, check_version=False, dry_run=dry)
+        if not dry:
+            self._applied[key] = copy.deepcopy(body)
         return _json_response(to_version(updated, t.rt, t.version))
 
     async def _delete(self, request: web.Request, t: Target) -> web.Response:
