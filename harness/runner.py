@@ -217,10 +217,12 @@ class Runner:
         tests: dict[str, SequentialSplitTest] = {}
         if probe.reviews is not None:
             tests["reviews"] = SequentialSplitTest(probe.reviews, tolerance=scenario.tolerance, alpha=alpha,
-                                                   beta=beta, max_requests=traffic.max_requests)
+                                                   beta=beta, max_requests=traffic.max_requests,
+                                                   leak_tolerance=scenario.leak_tolerance)
         if probe.pages is not None:
             tests["pages"] = SequentialSplitTest(probe.pages, tolerance=scenario.tolerance, alpha=alpha,
-                                                 beta=beta, max_requests=traffic.max_requests)
+                                                 beta=beta, max_requests=traffic.max_requests,
+                                                 leak_tolerance=scenario.leak_tolerance)
         config = DriveConfig(
             base_url=self.target.gateway_url, path=traffic.path, user=traffic.user,
             concurrency=traffic.concurrency, max_requests=traffic.max_requests,

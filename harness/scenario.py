@@ -93,6 +93,7 @@ class Scenario:
     objects: tuple[ObjectCheck, ...] = ()
     namespace: str = "default"
     tolerance: float = DEFAULT_TOLERANCE
+    leak_tolerance: float | None = None  # for versions expected at 0; None = tolerance
     alpha: float = DEFAULT_ALPHA
     beta: float = DEFAULT_BETA
 
@@ -107,7 +108,7 @@ class Scenario:
 
 _TOP_KEYS = {
     "name", "description", "setup", "apply", "delete", "traffic", "expect", "probes", "tolerance", "alpha",
-    "beta", "namespace",
+    "beta", "namespace", "leak_tolerance",
 }
 _EXPECT_KEYS = {"reviews", "mirror", "pages", "pods", "routes", "objects"}
 _TRAFFIC_KEYS = {"path", "user", "concurrency", "max_requests", "rate_rps", "time_budget_s", "fresh_connections"}
@@ -240,6 +241,8 @@ def parse_scenario(text: str, *, source: str = "<scenario>", base_dir: Path = Pa
         objects=objects,
         namespace=str(data.get("namespace") or "default"),
         tolerance=r.number(data.get("tolerance", DEFAULT_TOLERANCE), "tolerance", low=1e-4, high=0.5),
+        leak_tolerance=(r.number(data["leak_tolerance"], "leak_tolerance", low=1e-5, high=0.5)
+                        if data.get("leak_tolerance") is not None else None),
         alpha=r.number(data.get("alpha", DEFAULT_ALPHA), "alpha", low=1e-9, high=0.2),
         beta=r.number(data.get("beta", DEFAULT_BETA), "beta", low=1e-9, high=0.5),
     )
