@@ -28,19 +28,26 @@ def ready_column(pod: Mapping[str, object]) -> str:
     sidecars = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
     total = len(spec.get("containers") or []) + len(sidecars)
     ready = sum(1 for c in statuses if c.get("ready"))
-    ready += sum(1 for c in status.get("initContainerStatuses") or [] if c.get("ready") and
-                 any(s.get("name") == c.get("name") for s in sidecars))
+    ready += sum(
+        1
+        for c in status.get("initContainerStatuses") or []
+        if c.get("ready") and any(s.get("name") == c.get("name") for s in sidecars)
+    )
     return f"{ready}/{total}"
 
 
 def check_pods(pods: Sequence[Mapping[str, object]], check: PodCheck) -> CheckResult:
-    selected = [p for p in pods if matches_selector((p.get("metadata") or {}).get("labels") or {}, check.selector)]
+    selected = [
+        p for p in pods if matches_selector((p.get("metadata") or {}).get("labels") or {}, check.selector)
+    ]
     name = f"pods {check.selector or '(all)'}"
     problems = []
     if check.count is not None and len(selected) != check.count:
         problems.append(f"{len(selected)} pods, expected {check.count}")
     if check.ready:
-        wrong = [f"{p['metadata']['name']} {ready_column(p)}" for p in selected if ready_column(p) != check.ready]
+        wrong = [
+            f"{p['metadata']['name']} {ready_column(p)}" for p in selected if ready_column(p) != check.ready
+        ]
         if wrong:
             problems.append(f"not {check.ready}: {', '.join(sorted(wrong))}")
         if not selected:
@@ -74,4 +81,6 @@ def check_object(obj: Mapping[str, object] | None, check: ObjectCheck) -> CheckR
             wrong.append(f"{path} is {found!r}, expected {expected!r}")
     if wrong:
         return CheckResult(name, False, "; ".join(wrong))
-    return CheckResult(name, True, "present" + (f", {len(check.fields)} fields as expected" if check.fields else ""))
+    return CheckResult(
+        name, True, "present" + (f", {len(check.fields)} fields as expected" if check.fields else "")
+    )

@@ -32,12 +32,18 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", choices=("lab", "cluster"), default="lab",
-                        help="the embedded lab (default; started and stopped here) or a cluster via kubeconfig")
+    parser.add_argument(
+        "--target",
+        choices=("lab", "cluster"),
+        default="lab",
+        help="the embedded lab (default; started and stopped here) or a cluster via kubeconfig",
+    )
     parser.add_argument("--kubeconfig", type=Path, help="kubeconfig of the cluster (or of a running lab)")
     parser.add_argument("--context", help="kubeconfig context")
     parser.add_argument("--namespace", default="default", help="namespace of the Bookinfo workloads")
-    parser.add_argument("--gateway-url", help="ingress gateway URL (default: discovered from istio-ingressgateway)")
+    parser.add_argument(
+        "--gateway-url", help="ingress gateway URL (default: discovered from istio-ingressgateway)"
+    )
     parser.add_argument("--prometheus-url", help="Prometheus for mirror accounting on a cluster")
     parser.add_argument("--era", choices=("A", "B", "C"), default="B", help="lab productpage era (default B)")
     parser.add_argument("--seed", type=int, help="seed of the lab's random choices")
@@ -56,8 +62,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--beta", type=float, help="missed-deviation rate (overrides each scenario's)")
     run.add_argument("--json", type=Path, help="write the run document (verdicts, counts, findings) here")
     run.add_argument("--jsonl-dir", type=Path, help="write one JSON line per request, a file per probe")
-    run.add_argument("--journal", type=Path, help="change journal (default: per target, under ~/.local/state)")
+    run.add_argument(
+        "--journal", type=Path, help="change journal (default: per target, under ~/.local/state)"
+    )
     run.add_argument("--no-progress", action="store_true")
+    run.add_argument(
+        "--driver",
+        choices=("aio", "locust"),
+        default="aio",
+        help="load driver: asyncio (default) or Locust in a subprocess (gevent stays out of this process)",
+    )
+    run.add_argument(
+        "--locust-processes", type=int, help="with --driver locust: a master and N local workers"
+    )
+    run.add_argument(
+        "--locust-dir", type=Path, help="with --driver locust: keep Locust's CSV, log and run document"
+    )
 
     lab = sub.add_parser("lab", help="run the embedded Istio lab in the foreground")
     lab.add_argument("--with-bookinfo", action="store_true", help="pre-apply manifests/bookinfo.yaml")
@@ -94,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# -- commands ---------------------------------------------------------------------------------------------------
+# -- commands ------------------------------------------------------------------------------------------------
 def scenario_paths(names: Sequence[str], exercise: bool) -> list[Path]:
     available = sorted(SCENARIOS_DIR.glob("*.yaml"))
     if exercise:
@@ -119,7 +139,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.journal import Journal, restore
     from harness.lab.process import LabProcess
     from harness.report import run_document, verdict_table
-    from harness.runner import RunOptions, Runner
+    from harness.runner import Runner, RunOptions
     from harness.scenario import load_scenario
     from harness.target import cluster_target, lab_target
     from harness.verdict import Status
@@ -135,20 +155,39 @@ def cmd_run(args: argparse.Namespace) -> int:
         tmp = tempfile.TemporaryDirectory(prefix="bookinfo-run-")
         journal_path = args.journal or Path(tmp.name) / "journal.json"
     else:
-        target = cluster_target(kubeconfig=args.kubeconfig, context=args.context, namespace=args.namespace,
-                                gateway_url=args.gateway_url, prometheus_url=args.prometheus_url)
+        target = cluster_target(
+            kubeconfig=args.kubeconfig,
+            context=args.context,
+            namespace=args.namespace,
+            gateway_url=args.gateway_url,
+            prometheus_url=args.prometheus_url,
+        )
         journal_path = args.journal or Path.home() / ".local/state/bookinfo-harness/journal.json"
     results = []
     try:
         journal = Journal.open_new(journal_path, target.name)
-        runner = Runner(target, journal, RunOptions(alpha=args.alpha, beta=args.beta,
-                                                    progress=not args.no_progress, jsonl_dir=args.jsonl_dir))
+        runner = Runner(
+            target,
+            journal,
+            RunOptions(
+                alpha=args.alpha,
+                beta=args.beta,
+                progress=not args.no_progress,
+                jsonl_dir=args.jsonl_dir,
+                driver=args.driver,
+                locust_processes=args.locust_processes,
+                locust_dir=args.locust_dir,
+            ),
+        )
         try:
             for scenario in scenarios:
                 print(f"▶ {scenario.name}: {scenario.description}", file=sys.stderr)
                 result = asyncio.run(runner.run(scenario))
                 results.append(result)
-                print(f"  {result.status.value} ({result.requests} requests, {result.seconds:.1f} s)", file=sys.stderr)
+                print(
+                    f"  {result.status.value} ({result.requests} requests, {result.seconds:.1f} s)",
+                    file=sys.stderr,
+                )
         finally:
             conflicts = restore(journal, target.kube)
             for line in conflicts:
@@ -162,7 +201,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             tmp.cleanup()
     print(verdict_table(results))
     if args.json:
-        args.json.write_text(json.dumps(run_document(results, target=target.name, seed=args.seed), indent=2) + "\n")
+        args.json.write_text(
+            json.dumps(run_document(results, target=target.name, seed=args.seed), indent=2) + "\n"
+        )
     statuses = {r.status for r in results}
     if Status.FAIL in statuses:
         return ExitCode.FAIL
@@ -175,9 +216,16 @@ def cmd_lab(args: argparse.Namespace) -> int:
     from harness.lab.lab import Lab, LabOptions
     from harness.model import Era
 
-    options = LabOptions(host=args.host, gateway_port=args.gateway_port, api_port=args.api_port,
-                         admin_port=args.admin_port, era=Era(args.era), seed=args.seed,
-                         with_bookinfo=args.with_bookinfo, kubeconfig=args.kubeconfig)
+    options = LabOptions(
+        host=args.host,
+        gateway_port=args.gateway_port,
+        api_port=args.api_port,
+        admin_port=args.admin_port,
+        era=Era(args.era),
+        seed=args.seed,
+        with_bookinfo=args.with_bookinfo,
+        kubeconfig=args.kubeconfig,
+    )
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -187,12 +235,15 @@ def cmd_lab(args: argparse.Namespace) -> int:
         async with Lab(options) as lab:
             assert lab.info is not None
             if not args.quiet:
-                print(f"lab ready (era {args.era})\n"
-                      f"  gateway:    {lab.info.gateway_url}/productpage\n"
-                      f"  kubeconfig: {lab.info.kubeconfig}   (export KUBECONFIG={lab.info.kubeconfig})\n"
-                      f"  metrics:    {lab.info.metrics_url}\n"
-                      f"  api:        {lab.info.api_url}\n"
-                      f"stop with Ctrl-C", flush=True)
+                print(
+                    f"lab ready (era {args.era})\n"
+                    f"  gateway:    {lab.info.gateway_url}/productpage\n"
+                    f"  kubeconfig: {lab.info.kubeconfig}   (export KUBECONFIG={lab.info.kubeconfig})\n"
+                    f"  metrics:    {lab.info.metrics_url}\n"
+                    f"  api:        {lab.info.api_url}\n"
+                    f"stop with Ctrl-C",
+                    flush=True,
+                )
             if args.state_file:
                 tmp = args.state_file.with_suffix(".tmp")
                 tmp.write_text(json.dumps(lab.info.to_json()))
@@ -241,8 +292,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
                     raise InputError(f"{args.observations}:{number}: no {args.key!r} key")
                 yield record
 
-    verdict, used = verify_stream(records(), key=args.key, expected=expected, tolerance=args.tolerance,
-                                  alpha=args.alpha, beta=args.beta, max_requests=args.max_requests)
+    verdict, used = verify_stream(
+        records(),
+        key=args.key,
+        expected=expected,
+        tolerance=args.tolerance,
+        alpha=args.alpha,
+        beta=args.beta,
+        max_requests=args.max_requests,
+    )
     document = {**verdict.to_json(), "lines_used": used}
     print(f"{verdict.status.value} after {used} lines: {verdict.reason}")
     if args.json:
@@ -280,14 +338,21 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return ExitCode.PASS if not conflicts else ExitCode.ENVIRONMENT
 
 
-COMMANDS = {"run": cmd_run, "lab": cmd_lab, "classify": cmd_classify, "verify": cmd_verify,
-            "inject": cmd_inject, "restore": cmd_restore}
+COMMANDS = {
+    "run": cmd_run,
+    "lab": cmd_lab,
+    "classify": cmd_classify,
+    "verify": cmd_verify,
+    "inject": cmd_inject,
+    "restore": cmd_restore,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if args.command != "lab" else None
     try:
         return int(COMMANDS[args.command](args))

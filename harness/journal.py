@@ -31,10 +31,26 @@ class Entry:
     name: str
     prior: dict | None  # None: the object did not exist before we applied it
     applied_version: str | None = None  # resourceVersion after our change (conflict detection)
+    applied_generation: int | None = (
+        None  # metadata.generation after our change: spec edits bump it, status not
+    )
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "namespace": self.namespace, "name": self.name, "prior": self.prior,
-                "applied_version": self.applied_version}
+        return {
+            "kind": self.kind,
+            "namespace": self.namespace,
+            "name": self.name,
+            "prior": self.prior,
+            "applied_version": self.applied_version,
+            "applied_generation": self.applied_generation,
+        }
+
+    def changed_since_applied(self, live: dict) -> bool:
+        """Whether someone else changed it after our apply (controllers' status writes do not count)."""
+        meta = live.get("metadata", {})
+        if self.applied_generation is not None and meta.get("generation") is not None:
+            return int(meta["generation"]) != self.applied_generation
+        return self.applied_version is not None and meta.get("resourceVersion") != self.applied_version
 
 
 @dataclass
@@ -81,14 +97,18 @@ class Journal:
             self._write()
         return entry
 
-    def mark_applied(self, entry: Entry, resource_version: str | None) -> None:
-        entry.applied_version = resource_version
+    def mark_applied(self, entry: Entry, live: dict) -> None:
+        meta = live.get("metadata", {})
+        entry.applied_version = meta.get("resourceVersion")
+        entry.applied_generation = int(meta["generation"]) if meta.get("generation") is not None else None
         self._write()
 
     def _write(self) -> None:
         tmp = self.path.with_suffix(".tmp")
         with tmp.open("w") as handle:
-            json.dump({"target": self.target, "entries": [e.to_json() for e in self.entries]}, handle, indent=1)
+            json.dump(
+                {"target": self.target, "entries": [e.to_json() for e in self.entries]}, handle, indent=1
+            )
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
@@ -108,12 +128,9 @@ def restore(journal: Journal, kube) -> list[str]:  # kube: harness.kube.KubeClie
     for entry in reversed(journal.entries):
         live = kube.get(entry.kind, entry.namespace, entry.name)
         where = f"{entry.kind} {entry.namespace + '/' if entry.namespace else ''}{entry.name}"
-        if live is not None and entry.applied_version is not None:
-            if live.get("metadata", {}).get("resourceVersion") != entry.applied_version and entry.kind not in (
-                "Deployment",  # controllers write Deployment status, which bumps its resourceVersion
-            ):
-                conflicts.append(f"{where} was changed by someone else since the harness applied it; left as is")
-                continue
+        if live is not None and entry.changed_since_applied(live):
+            conflicts.append(f"{where} was changed by someone else since the harness applied it; left as is")
+            continue
         if entry.prior is None:
             if live is not None:
                 kube.delete(entry.kind, entry.namespace, entry.name)

@@ -84,7 +84,8 @@ class KubeClient:
         configuration = client.Configuration()
         try:
             config.load_kube_config(
-                config_file=str(kubeconfig) if kubeconfig else None, context=context,
+                config_file=str(kubeconfig) if kubeconfig else None,
+                context=context,
                 client_configuration=configuration,
             )
         except config.ConfigException as exc:
@@ -123,12 +124,16 @@ class KubeClient:
             headers["Content-Type"] = content_type
         try:
             _, url, header_params, serialized, _ = self.api.param_serialize(
-                method, path, query_params=list((query or {}).items()), header_params=headers,
+                method,
+                path,
+                query_params=list((query or {}).items()),
+                header_params=headers,
                 auth_settings=["BearerToken"],
                 body=json.dumps(body) if body is not None else None,
             )
-            response = self.api.call_api(method, url, header_params=header_params, body=serialized,
-                                         _request_timeout=(5, 30))
+            response = self.api.call_api(
+                method, url, header_params=header_params, body=serialized, _request_timeout=(5, 30)
+            )
             response.read()
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise TargetError(f"cannot reach the Kubernetes API at {self.host}: {_reason(exc)}") from None
@@ -166,22 +171,33 @@ class KubeClient:
         group_version = str(obj.get("apiVersion"))
         version = group_version.split("/")[-1]
         return self.request(
-            "PATCH", resource(kind).path(ns, name, version=version),
-            query={"fieldManager": FIELD_MANAGER, "force": "true"}, body=body,
-            content_type="application/apply-patch+yaml", what=describe(kind, ns, name),
+            "PATCH",
+            resource(kind).path(ns, name, version=version),
+            query={"fieldManager": FIELD_MANAGER, "force": "true"},
+            body=body,
+            content_type="application/apply-patch+yaml",
+            what=describe(kind, ns, name),
         )
 
     def replace(self, obj: Mapping[str, object]) -> dict | None:
         kind, ns, name = object_key(obj, "default")
         version = str(obj.get("apiVersion")).split("/")[-1]
-        return self.request("PUT", resource(kind).path(ns, name, version=version), body=dict(obj),
-                            what=describe(kind, ns, name))
+        return self.request(
+            "PUT",
+            resource(kind).path(ns, name, version=version),
+            body=dict(obj),
+            what=describe(kind, ns, name),
+        )
 
     def create(self, obj: Mapping[str, object]) -> dict | None:
         kind, ns, name = object_key(obj, "default")
         version = str(obj.get("apiVersion")).split("/")[-1]
-        return self.request("POST", resource(kind).path(ns, None, version=version), body=dict(obj),
-                            what=describe(kind, ns, name))
+        return self.request(
+            "POST",
+            resource(kind).path(ns, None, version=version),
+            body=dict(obj),
+            what=describe(kind, ns, name),
+        )
 
     def delete(self, kind: str, namespace: str | None, name: str) -> bool:
         try:
@@ -200,9 +216,16 @@ class KubeClient:
 def _reason(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None)
     text = str(reason or exc)
-    for marker in ("Connection refused", "timed out", "Name or service not known", "CERTIFICATE_VERIFY_FAILED"):
+    for marker in (
+        "Connection refused",
+        "timed out",
+        "Name or service not known",
+        "CERTIFICATE_VERIFY_FAILED",
+    ):
         if marker in text:
-            return {"CERTIFICATE_VERIFY_FAILED": "TLS certificate verification failed"}.get(marker, marker.lower())
+            return {"CERTIFICATE_VERIFY_FAILED": "TLS certificate verification failed"}.get(
+                marker, marker.lower()
+            )
     return text.splitlines()[0][:200]
 
 
@@ -221,4 +244,4 @@ def _api_error(status: int, data: bytes, what: str, host: str) -> Exception:
     return TargetError(f"{what}: API server error {status}: {message}")
 
 
-__all__ = ["FIELD_MANAGER", "KubeClient", "Resource", "object_key", "resource", "ApiException"]
+__all__ = ["FIELD_MANAGER", "ApiException", "KubeClient", "Resource", "object_key", "resource"]

@@ -50,17 +50,28 @@ class MirrorCount:
     mirrored: int  # reporter=destination requests at the mirror workload minus its reporter=source primaries
 
 
-def mirror_count(before: Mapping[Labels, float], after: Mapping[Labels, float], *, service: str,
-                 mirror_workload: str, namespace: str = "default") -> MirrorCount:
-    """Mirrored copies have no reporter=source series (istio-semantics.md A4): count them as the difference."""
+def mirror_count(
+    before: Mapping[Labels, float],
+    after: Mapping[Labels, float],
+    *,
+    service: str,
+    mirror_workload: str,
+    namespace: str = "default",
+) -> MirrorCount:
+    """Mirrored copies have no reporter=source series (istio-semantics.md A4): count the difference."""
+
     def delta(**sel: str) -> float:
         return total(after, **sel) - total(before, **sel)
 
-    routed = delta(reporter="source", destination_service_name=service, destination_service_namespace=namespace)
-    at_target = delta(reporter="destination", destination_workload=mirror_workload,
-                      destination_workload_namespace=namespace)
-    primaries = delta(reporter="source", destination_workload=mirror_workload,
-                      destination_workload_namespace=namespace)
+    routed = delta(
+        reporter="source", destination_service_name=service, destination_service_namespace=namespace
+    )
+    at_target = delta(
+        reporter="destination", destination_workload=mirror_workload, destination_workload_namespace=namespace
+    )
+    primaries = delta(
+        reporter="source", destination_workload=mirror_workload, destination_workload_namespace=namespace
+    )
     return MirrorCount(routed=round(routed), mirrored=max(round(at_target - primaries), 0))
 
 
@@ -87,7 +98,9 @@ class PrometheusMetrics:
 
     def snapshot(self) -> dict[Labels, float]:
         try:
-            response = httpx.get(f"{self.url}/api/v1/query", params={"query": "istio_requests_total"}, timeout=10)
+            response = httpx.get(
+                f"{self.url}/api/v1/query", params={"query": "istio_requests_total"}, timeout=10
+            )
             response.raise_for_status()
             data = response.json()
         except (httpx.HTTPError, ValueError) as exc:

@@ -36,8 +36,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return (f"bookinfo-harness: target={config.getoption('--target')} era={config.getoption('--era')} "
-            f"alpha={config.getoption('--alpha') or 'per scenario'}")
+    return (
+        f"bookinfo-harness: target={config.getoption('--target')} era={config.getoption('--era')} "
+        f"alpha={config.getoption('--alpha') or 'per scenario'}"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -52,9 +54,13 @@ def bookinfo_target(request: pytest.FixtureRequest) -> Iterator[object]:
             lab = LabProcess(era=opt("--era"), seed=opt("--lab-seed"))
             target = lab_target(lab.start(), opt("--namespace"))
         else:
-            target = cluster_target(kubeconfig=opt("--kubeconfig"), context=opt("--context"),
-                                    namespace=opt("--namespace"), gateway_url=opt("--gateway-url"),
-                                    prometheus_url=opt("--prometheus-url"))
+            target = cluster_target(
+                kubeconfig=opt("--kubeconfig"),
+                context=opt("--context"),
+                namespace=opt("--namespace"),
+                gateway_url=opt("--gateway-url"),
+                prometheus_url=opt("--prometheus-url"),
+            )
     except HarnessError as exc:
         if lab is not None:
             lab.stop()
@@ -72,7 +78,7 @@ def run_scenario(bookinfo_target, request: pytest.FixtureRequest) -> Iterator[Ca
     from harness.cli import scenario_paths
     from harness.journal import Journal, restore
     from harness.report import verdict_table
-    from harness.runner import RunOptions, Runner
+    from harness.runner import Runner, RunOptions
     from harness.scenario import load_scenario
 
     opt = request.config.getoption

@@ -38,14 +38,23 @@ def verdict_table(results: Sequence[ScenarioResult]) -> str:
                     notes.append(verdict.reason)
         if not notes and result.checks:
             notes.append(f"{len(result.checks)} checks ok")
-        rows.append((
-            result.name, result.status.value, str(result.requests), " | ".join(observed) or "-",
-            " | ".join(expected) or "-", f"{result.seconds:.1f}", "; ".join(notes)[:160],
-        ))
+        rows.append(
+            (
+                result.name,
+                result.status.value,
+                str(result.requests),
+                " | ".join(observed) or "-",
+                " | ".join(expected) or "-",
+                f"{result.seconds:.1f}",
+                "; ".join(notes)[:160],
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     lines = []
     for row in rows:
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+        lines.append(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1]
+        )
     return "\n".join(line.rstrip() for line in lines)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,8 +51,12 @@ class ProbeResult:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "name": self.name, "user": self.user, "verdict": self.status.value, "requests": self.requests,
-            "seconds": round(self.seconds, 3), "stopped_by": self.stopped_by,
+            "name": self.name,
+            "user": self.user,
+            "verdict": self.status.value,
+            "requests": self.requests,
+            "seconds": round(self.seconds, 3),
+            "stopped_by": self.stopped_by,
             "reviews": self.reviews.to_json() if self.reviews else None,
             "pages": self.pages.to_json() if self.pages else None,
         }
@@ -94,12 +99,19 @@ class ScenarioResult:
 
     def to_json(self) -> dict[str, object]:
         return {
-            "name": self.name, "description": self.description, "verdict": self.status.value,
-            "requests": self.requests, "observed": self.observed(), "expected": self.expected(),
-            "findings": self.findings, "checks": [c.to_json() for c in self.checks],
+            "name": self.name,
+            "description": self.description,
+            "verdict": self.status.value,
+            "requests": self.requests,
+            "observed": self.observed(),
+            "expected": self.expected(),
+            "findings": self.findings,
+            "checks": [c.to_json() for c in self.checks],
             "probes": [p.to_json() for p in self.probes],
             "mirror": self.mirror.to_json() if self.mirror else None,
-            "applied": self.applied, "seconds": round(self.seconds, 3), "error": self.error,
+            "applied": self.applied,
+            "seconds": round(self.seconds, 3),
+            "error": self.error,
         }
 
 
@@ -118,11 +130,19 @@ class RunOptions:
     progress: bool = False
     jsonl_dir: Path | None = None
     gate: bool = True
+    driver: str = "aio"  # or "locust": Locust in a subprocess
+    locust_processes: int | None = None
+    locust_dir: Path | None = None
 
 
 class Runner:
-    def __init__(self, target: Target, journal: Journal, options: RunOptions | None = None,
-                 on_event: Callable[[str, dict], None] | None = None) -> None:
+    def __init__(
+        self,
+        target: Target,
+        journal: Journal,
+        options: RunOptions | None = None,
+        on_event: Callable[[str, dict], None] | None = None,
+    ) -> None:
         self.target = target
         self.journal = journal
         self.options = options or RunOptions()
@@ -158,7 +178,9 @@ class Runner:
 
         objects = self.target.snapshot()
         result.findings = self._oracle_findings(scenario, objects)
-        config_failed = any(f["level"] == "Error" and f["code"].startswith("HARNESS") for f in result.findings)
+        config_failed = any(
+            f["level"] == "Error" and f["code"].startswith("HARNESS") for f in result.findings
+        )
 
         pods = self.target.kube.list("Pod", scenario.namespace)
         result.checks += [check_pods(pods, check) for check in scenario.pods]
@@ -189,11 +211,19 @@ class Runner:
                 continue
             try:
                 expectation = oracle.expected_reviews_split(
-                    objects, oracle.Request(user=probe.traffic.user, path=probe.traffic.path),
-                    namespace=scenario.namespace)
+                    objects,
+                    oracle.Request(user=probe.traffic.user, path=probe.traffic.path),
+                    namespace=scenario.namespace,
+                )
             except oracle.OracleError as exc:
-                out.append({"code": "HARNESS000", "level": "Info", "object": probe.name,
-                            "message": f"the oracle cannot model this config: {exc}"})
+                out.append(
+                    {
+                        "code": "HARNESS000",
+                        "level": "Info",
+                        "object": probe.name,
+                        "message": f"the oracle cannot model this config: {exc}",
+                    }
+                )
                 continue
             for finding in oracle.compare_intent(expectation, probe.reviews, tolerance=scenario.tolerance):
                 item = _finding_json(finding)
@@ -203,7 +233,9 @@ class Runner:
 
     async def _check_routes(self, routes: Mapping[str, int]) -> list[CheckResult]:
         results = []
-        async with httpx.AsyncClient(base_url=self.target.gateway_url, timeout=15, follow_redirects=False) as client:
+        async with httpx.AsyncClient(
+            base_url=self.target.gateway_url, timeout=15, follow_redirects=False
+        ) as client:
             for path, want in routes.items():
                 try:
                     got = (await client.get(path)).status_code
@@ -216,22 +248,54 @@ class Runner:
         traffic = probe.traffic
         tests: dict[str, SequentialSplitTest] = {}
         if probe.reviews is not None:
-            tests["reviews"] = SequentialSplitTest(probe.reviews, tolerance=scenario.tolerance, alpha=alpha,
-                                                   beta=beta, max_requests=traffic.max_requests,
-                                                   leak_tolerance=scenario.leak_tolerance)
+            tests["reviews"] = SequentialSplitTest(
+                probe.reviews,
+                tolerance=scenario.tolerance,
+                alpha=alpha,
+                beta=beta,
+                max_requests=traffic.max_requests,
+                leak_tolerance=scenario.leak_tolerance,
+            )
         if probe.pages is not None:
-            tests["pages"] = SequentialSplitTest(probe.pages, tolerance=scenario.tolerance, alpha=alpha,
-                                                 beta=beta, max_requests=traffic.max_requests,
-                                                 leak_tolerance=scenario.leak_tolerance)
+            tests["pages"] = SequentialSplitTest(
+                probe.pages,
+                tolerance=scenario.tolerance,
+                alpha=alpha,
+                beta=beta,
+                max_requests=traffic.max_requests,
+                leak_tolerance=scenario.leak_tolerance,
+            )
         config = DriveConfig(
-            base_url=self.target.gateway_url, path=traffic.path, user=traffic.user,
-            concurrency=traffic.concurrency, max_requests=traffic.max_requests,
-            time_budget_s=traffic.time_budget_s, rate_rps=traffic.rate_rps,
-            fresh_connections=traffic.fresh_connections, progress=self.options.progress,
-            jsonl=(self.options.jsonl_dir / f"{scenario.name}.{probe.name}.jsonl") if self.options.jsonl_dir else None,
+            base_url=self.target.gateway_url,
+            path=traffic.path,
+            user=traffic.user,
+            concurrency=traffic.concurrency,
+            max_requests=traffic.max_requests,
+            time_budget_s=traffic.time_budget_s,
+            rate_rps=traffic.rate_rps,
+            fresh_connections=traffic.fresh_connections,
+            progress=self.options.progress,
+            jsonl=(self.options.jsonl_dir / f"{scenario.name}.{probe.name}.jsonl")
+            if self.options.jsonl_dir
+            else None,
         )
         if self.options.gate:
             await self._gate(config, probe)
+        if self.options.driver == "locust":
+            from harness.drivers.locust.driver import LocustOptions, run_locust_probe
+
+            workdir = self.options.locust_dir or Path(tempfile.mkdtemp(prefix="bookinfo-locust-"))
+            locust = await asyncio.to_thread(
+                run_locust_probe,
+                self.target.gateway_url,
+                scenario,
+                probe,
+                workdir=workdir,
+                alpha=alpha,
+                beta=beta,
+                options=LocustOptions(processes=self.options.locust_processes),
+            )
+            return locust.to_probe_result()
         decided: dict[str, bool] = {}
 
         def on_observation(observation: Observation) -> bool:
@@ -244,8 +308,15 @@ class Runner:
 
         summary = await drive(config, on_observation)
         verdicts = {key: test.verdict() for key, test in tests.items()}
-        return ProbeResult(probe.name, traffic.user, verdicts.get("reviews"), verdicts.get("pages"),
-                           summary.observed, summary.seconds, summary.stopped_by)
+        return ProbeResult(
+            probe.name,
+            traffic.user,
+            verdicts.get("reviews"),
+            verdicts.get("pages"),
+            summary.observed,
+            summary.seconds,
+            summary.stopped_by,
+        )
 
     async def _gate(self, config: DriveConfig, probe: Probe) -> None:
         """Convergence gate: wait for pages the new config allows, K in a row; these samples are discarded.
@@ -259,19 +330,27 @@ class Runner:
         def allowed(observation: Observation) -> bool:
             outcome = observation.outcome
             ok = (not allowed_versions or outcome.version.value in allowed_versions) and (
-                not allowed_states or outcome.state.value in allowed_states)
+                not allowed_states or outcome.state.value in allowed_states
+            )
             streak[0] = streak[0] + 1 if ok else 0
             return streak[0] >= GATE_CONSECUTIVE
 
         gate_config = DriveConfig(
-            base_url=config.base_url, path=config.path, user=config.user,
-            concurrency=min(config.concurrency, GATE_CONSECUTIVE), max_requests=100_000,
-            time_budget_s=GATE_TIMEOUT_S, request_timeout_s=config.request_timeout_s,
+            base_url=config.base_url,
+            path=config.path,
+            user=config.user,
+            concurrency=min(config.concurrency, GATE_CONSECUTIVE),
+            max_requests=100_000,
+            time_budget_s=GATE_TIMEOUT_S,
+            request_timeout_s=config.request_timeout_s,
         )
         summary = await drive(gate_config, allowed)
         if summary.stopped_by != "decided":
-            log.warning("convergence gate: no %d consecutive pages matching the config within %.0f s",
-                        GATE_CONSECUTIVE, GATE_TIMEOUT_S)
+            log.warning(
+                "convergence gate: no %d consecutive pages matching the config within %.0f s",
+                GATE_CONSECUTIVE,
+                GATE_TIMEOUT_S,
+            )
 
     def _metrics_snapshot(self):  # type: ignore[no-untyped-def]
         if self.target.metrics is None:
@@ -293,11 +372,18 @@ class Runner:
         if after is None:
             return decide_counts({}, expected, tolerance=scenario.tolerance, alpha=alpha, beta=beta)
         service = workload.rsplit("-", 1)[0]
-        count = mirror_count(before, after, service=service, mirror_workload=workload, namespace=scenario.namespace)
+        count = mirror_count(
+            before, after, service=service, mirror_workload=workload, namespace=scenario.namespace
+        )
         mirrored = min(count.mirrored, count.routed)
         counts = {"mirrored": mirrored, "not-mirrored": count.routed - mirrored}
         return decide_counts(counts, expected, tolerance=scenario.tolerance, alpha=alpha, beta=beta)
 
 
 def _finding_json(finding) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {"code": finding.code, "level": finding.level, "object": finding.object, "message": finding.message}
+    return {
+        "code": finding.code,
+        "level": finding.level,
+        "object": finding.object,
+        "message": finding.message,
+    }

@@ -17,8 +17,8 @@ The flat form is the contract (see README):
       pages: {ok: 1.0}
     tolerance: 0.1
 
-`probes:` (a list of {name, traffic, expect}) replaces traffic/expect.reviews/pages when one step needs several
-request classes (jason and anonymous).
+`probes:` (a list of {name, traffic, expect}) replaces traffic/expect.reviews/pages when one step needs
+several request classes (jason and anonymous).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class Scenario:
 
     @property
     def intent_reviews(self) -> Mapping[str, float] | None:
-        """The split the scenario states for anonymous /productpage traffic (what the oracle is checked against)."""
+        """The split stated for anonymous /productpage traffic (what the oracle is checked against)."""
         for probe in self.probes:
             if probe.traffic.user is None and probe.reviews is not None:
                 return probe.reviews
@@ -107,11 +107,30 @@ class Scenario:
 
 
 _TOP_KEYS = {
-    "name", "description", "setup", "apply", "delete", "traffic", "expect", "probes", "tolerance", "alpha",
-    "beta", "namespace", "leak_tolerance",
+    "name",
+    "description",
+    "setup",
+    "apply",
+    "delete",
+    "traffic",
+    "expect",
+    "probes",
+    "tolerance",
+    "alpha",
+    "beta",
+    "namespace",
+    "leak_tolerance",
 }
 _EXPECT_KEYS = {"reviews", "mirror", "pages", "pods", "routes", "objects"}
-_TRAFFIC_KEYS = {"path", "user", "concurrency", "max_requests", "rate_rps", "time_budget_s", "fresh_connections"}
+_TRAFFIC_KEYS = {
+    "path",
+    "user",
+    "concurrency",
+    "max_requests",
+    "rate_rps",
+    "time_budget_s",
+    "fresh_connections",
+}
 
 
 class _Reader:
@@ -165,7 +184,11 @@ class _Reader:
             if not path.is_file():
                 raise self.fail(spot, f"file {data['file']!r} not found (looked at {path})")
             selector = data.get("selector")
-            items.append(ApplyItem(path.resolve(), bool(data.get("inject", False)), str(selector) if selector else None))
+            items.append(
+                ApplyItem(
+                    path.resolve(), bool(data.get("inject", False)), str(selector) if selector else None
+                )
+            )
         return tuple(items)
 
     def traffic(self, value: object, where: str) -> Traffic:
@@ -211,19 +234,26 @@ def parse_scenario(text: str, *, source: str = "<scenario>", base_dir: Path = Pa
             spot = f"probes[{index}]"
             pdata = r.mapping(entry, spot, {"name", "traffic", "expect"})
             pexpect = r.mapping(pdata.get("expect"), f"{spot}.expect", {"reviews", "pages"})
-            probes.append(_probe(r, str(pdata.get("name") or f"probe-{index + 1}"),
-                                 pdata.get("traffic"), pexpect, spot))
+            probes.append(
+                _probe(r, str(pdata.get("name") or f"probe-{index + 1}"), pdata.get("traffic"), pexpect, spot)
+            )
     elif "traffic" in data or "reviews" in expect or "pages" in expect:
         probes.append(_probe(r, "traffic", data.get("traffic"), expect, "traffic"))
     delete = data.get("delete") or []
     if not isinstance(delete, list) or not all(isinstance(d, str) for d in delete):
         raise r.fail("delete", 'expected a list of "Kind/name" strings or files')
-    pods = tuple(_pod_check(r, entry, f"expect.pods[{i}]") for i, entry in enumerate(expect.get("pods") or []))
+    pods = tuple(
+        _pod_check(r, entry, f"expect.pods[{i}]") for i, entry in enumerate(expect.get("pods") or [])
+    )
     routes = None
     if "routes" in expect:
         routes_raw = r.mapping(expect["routes"], "expect.routes", set(map(str, expect["routes"] or {})))
-        routes = {str(k): int(r.number(v, f"expect.routes.{k}", low=100, high=599)) for k, v in routes_raw.items()}
-    objects = tuple(_object_check(r, e, f"expect.objects[{i}]") for i, e in enumerate(expect.get("objects") or []))
+        routes = {
+            str(k): int(r.number(v, f"expect.routes.{k}", low=100, high=599)) for k, v in routes_raw.items()
+        }
+    objects = tuple(
+        _object_check(r, e, f"expect.objects[{i}]") for i, e in enumerate(expect.get("objects") or [])
+    )
     mirror = r.shares(expect["mirror"], "expect.mirror", None) if "mirror" in expect else None
     if mirror is not None and not probes:
         raise r.fail("expect.mirror", "a mirror expectation needs traffic")
@@ -241,8 +271,11 @@ def parse_scenario(text: str, *, source: str = "<scenario>", base_dir: Path = Pa
         objects=objects,
         namespace=str(data.get("namespace") or "default"),
         tolerance=r.number(data.get("tolerance", DEFAULT_TOLERANCE), "tolerance", low=1e-4, high=0.5),
-        leak_tolerance=(r.number(data["leak_tolerance"], "leak_tolerance", low=1e-5, high=0.5)
-                        if data.get("leak_tolerance") is not None else None),
+        leak_tolerance=(
+            r.number(data["leak_tolerance"], "leak_tolerance", low=1e-5, high=0.5)
+            if data.get("leak_tolerance") is not None
+            else None
+        ),
         alpha=r.number(data.get("alpha", DEFAULT_ALPHA), "alpha", low=1e-9, high=0.2),
         beta=r.number(data.get("beta", DEFAULT_BETA), "beta", low=1e-9, high=0.5),
     )
@@ -252,11 +285,15 @@ def parse_scenario(text: str, *, source: str = "<scenario>", base_dir: Path = Pa
 
 
 def _probe(r: _Reader, name: str, traffic: object, expect: Mapping[str, object], where: str) -> Probe:
-    reviews = r.shares(expect["reviews"], f"{where}.expect.reviews", VERSIONS) if "reviews" in expect else None
+    reviews = (
+        r.shares(expect["reviews"], f"{where}.expect.reviews", VERSIONS) if "reviews" in expect else None
+    )
     pages = r.shares(expect["pages"], f"{where}.expect.pages", PAGE_STATES) if "pages" in expect else None
     if reviews is None and pages is None:
         raise r.fail(where, "traffic needs an expectation (expect.reviews and/or expect.pages)")
-    return Probe(name, r.traffic(traffic, f"{where}.traffic" if where != "traffic" else "traffic"), reviews, pages)
+    return Probe(
+        name, r.traffic(traffic, f"{where}.traffic" if where != "traffic" else "traffic"), reviews, pages
+    )
 
 
 def _pod_check(r: _Reader, entry: object, where: str) -> PodCheck:

@@ -18,8 +18,8 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 from harness.errors import TargetError
 from harness.journal import Journal
 from harness.kube import KubeClient, describe, object_key
-from harness.manifests import load_manifest_file, matches_selector
 from harness.lab.injection import inject_objects
+from harness.manifests import load_manifest_file, matches_selector
 from harness.metrics import LabMetrics, PrometheusMetrics
 from harness.scenario import ApplyItem
 
@@ -32,10 +32,14 @@ def discover_gateway_url(kube: KubeClient) -> str:
     """http://HOST:PORT of istio-ingressgateway's `http2` port (NodePort on a node, or a LoadBalancer)."""
     svc = kube.get("Service", "istio-system", "istio-ingressgateway")
     if svc is None:
-        raise TargetError("no Service istio-system/istio-ingressgateway: is Istio installed? (or pass --gateway-url)")
+        raise TargetError(
+            "no Service istio-system/istio-ingressgateway: is Istio installed? (or pass --gateway-url)"
+        )
     ports = [p for p in svc.get("spec", {}).get("ports", []) if p.get("name") == "http2"]
     if not ports:
-        raise TargetError("Service istio-system/istio-ingressgateway has no port named http2 (pass --gateway-url)")
+        raise TargetError(
+            "Service istio-system/istio-ingressgateway has no port named http2 (pass --gateway-url)"
+        )
     port = ports[0]
     ingress = (svc.get("status", {}).get("loadBalancer", {}) or {}).get("ingress") or []
     if svc.get("spec", {}).get("type") == "LoadBalancer" and ingress:
@@ -47,18 +51,24 @@ def discover_gateway_url(kube: KubeClient) -> str:
         if not hosts:
             raise TargetError("no running istio-ingressgateway pod reports a hostIP (pass --gateway-url)")
         return f"http://{hosts[0]}:{port['nodePort']}"
-    raise TargetError("istio-ingressgateway is neither NodePort nor a LoadBalancer with an address (pass --gateway-url)")
+    raise TargetError(
+        "istio-ingressgateway is neither NodePort nor a LoadBalancer with an address (pass --gateway-url)"
+    )
 
 
 def load_items(items: Iterable[ApplyItem]) -> list[dict]:
-    """The objects a list of apply items stands for (kube-injected and label-filtered like the exercise's pipes)."""
+    """The objects a list of apply items stands for (kube-injected and label-filtered like the exercise)."""
     objects: list[dict] = []
     for item in items:
         docs = load_manifest_file(item.path)
         if item.inject:
             docs = inject_objects(docs)
         if item.selector:
-            docs = [d for d in docs if matches_selector((d.get("metadata") or {}).get("labels") or {}, item.selector)]
+            docs = [
+                d
+                for d in docs
+                if matches_selector((d.get("metadata") or {}).get("labels") or {}, item.selector)
+            ]
         objects.extend(docs)
     return objects
 
@@ -90,7 +100,7 @@ class Target:
             entry = journal.record(kind, namespace, name, self.kube.get(kind, namespace, name))
             result = self.kube.apply(obj, self.namespace)
             live = result or self.kube.get(kind, namespace, name) or {}
-            journal.mark_applied(entry, live.get("metadata", {}).get("resourceVersion"))
+            journal.mark_applied(entry, live)
             applied.append(describe(kind, namespace, name))
         return applied
 
@@ -105,16 +115,20 @@ class Target:
     # -- convergence -----------------------------------------------------------------------------------------
     def wait_rollout(self, timeout_s: float = 60.0) -> None:
         """Wait until every Deployment's pods run its current template and old pods are gone."""
+
         def pending() -> list[str]:
             waiting = []
             for dep in self.kube.list("Deployment", self.namespace):
                 spec, status = dep.get("spec", {}), dep.get("status", {})
                 want = spec.get("replicas", 1)
-                if (status.get("observedGeneration", 0) < dep["metadata"].get("generation", 1)
-                        or status.get("updatedReplicas", 0) != want or status.get("readyReplicas", 0) < want
-                        or status.get("replicas", 0) != want):
-                    if not self._image_unavailable(dep):
-                        waiting.append(dep["metadata"]["name"])
+                rolled = (
+                    status.get("observedGeneration", 0) >= dep["metadata"].get("generation", 1)
+                    and status.get("updatedReplicas", 0) == want
+                    and status.get("readyReplicas", 0) >= want
+                    and status.get("replicas", 0) == want
+                )
+                if not rolled and not self._image_unavailable(dep):
+                    waiting.append(dep["metadata"]["name"])
             return waiting
 
         self._poll(pending, timeout_s, "Deployments to roll out")
@@ -123,7 +137,10 @@ class Target:
         selector = ",".join(f"{k}={v}" for k, v in dep["spec"]["selector"].get("matchLabels", {}).items())
         for pod in self.kube.list("Pod", self.namespace, selector):
             for cs in pod.get("status", {}).get("containerStatuses", []) or []:
-                if cs.get("state", {}).get("waiting", {}).get("reason") in ("ErrImagePull", "ImagePullBackOff"):
+                if cs.get("state", {}).get("waiting", {}).get("reason") in (
+                    "ErrImagePull",
+                    "ImagePullBackOff",
+                ):
                     return True
         return False
 
@@ -142,25 +159,37 @@ class Target:
     def _poll(check, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
         """Call `check` until it returns nothing outstanding; a bounded wait, never a verdict retry."""
         started = time.monotonic()
-        retrying = Retrying(stop=stop_after_delay(timeout_s), retry=retry_if_result(bool),
-                            wait=wait_exponential_jitter(multiplier=0.02, max=0.5, jitter=0.02))
+        retrying = Retrying(
+            stop=stop_after_delay(timeout_s),
+            retry=retry_if_result(bool),
+            wait=wait_exponential_jitter(multiplier=0.02, max=0.5, jitter=0.02),
+        )
         try:
             retrying(check)
         except RetryError as exc:
             left = exc.last_attempt.result()
-            raise TargetError(f"timed out after {timeout_s:.0f} s waiting for {what}: still waiting on {left}") from None
+            raise TargetError(
+                f"timed out after {timeout_s:.0f} s waiting for {what}: still waiting on {left}"
+            ) from None
         log.debug("waited %.2f s for %s", time.monotonic() - started, what)
 
 
 def lab_target(info, namespace: str = "default") -> Target:  # info: harness.lab.lab.LabInfo
     kube = KubeClient(kubeconfig=info.kubeconfig)
     base = info.metrics_url.rsplit("/", 1)[0]
-    return Target(kube, namespace, info.gateway_url, LabMetrics(info.metrics_url), name=f"lab {info.api_url}",
-                  sync_url=f"{base}/debug/syncz")
+    return Target(
+        kube,
+        namespace,
+        info.gateway_url,
+        LabMetrics(info.metrics_url),
+        name=f"lab {info.api_url}",
+        sync_url=f"{base}/debug/syncz",
+    )
 
 
-def cluster_target(*, kubeconfig, context, namespace: str, gateway_url: str | None,
-                   prometheus_url: str | None) -> Target:
+def cluster_target(
+    *, kubeconfig, context, namespace: str, gateway_url: str | None, prometheus_url: str | None
+) -> Target:
     kube = KubeClient(kubeconfig=kubeconfig, context=context)
     url = gateway_url or discover_gateway_url(kube)
     metrics = PrometheusMetrics(prometheus_url) if prometheus_url else None

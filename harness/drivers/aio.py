@@ -72,7 +72,7 @@ async def login(session: aiohttp.ClientSession, base_url: str, user: str) -> str
             raise DriverError(
                 f"login as {user!r} at {base_url}/login gave HTTP {response.status} without a session cookie"
             )
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise DriverError(f"cannot log in at {base_url}/login: {exc or type(exc).__name__}") from None
 
 
@@ -102,7 +102,9 @@ class _Progress:
 async def drive(config: DriveConfig, on_observation: Callable[[Observation], bool]) -> DriveResult:
     """Send requests until `on_observation` says stop, or a budget runs out."""
     result = DriveResult()
-    connector = aiohttp.TCPConnector(limit=0, force_close=config.fresh_connections, enable_cleanup_closed=True)
+    connector = aiohttp.TCPConnector(
+        limit=0, force_close=config.fresh_connections, enable_cleanup_closed=True
+    )
     timeout = aiohttp.ClientTimeout(total=config.request_timeout_s)
     url = config.base_url.rstrip("/") + config.path
     log_file = config.jsonl.open("a") if config.jsonl else None
@@ -113,10 +115,14 @@ async def drive(config: DriveConfig, on_observation: Callable[[Observation], boo
     next_send = [started]
     interval = 1.0 / config.rate_rps if config.rate_rps else 0.0
     try:
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()) as session:
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+        ) as session:
             headers = {"User-Agent": "bookinfo-harness/0.1"}
             if config.user:
-                headers["Cookie"] = f"session={await login(session, config.base_url.rstrip('/'), config.user)}"
+                headers["Cookie"] = (
+                    f"session={await login(session, config.base_url.rstrip('/'), config.user)}"
+                )
 
             async def worker() -> None:
                 while not stop.is_set():
@@ -138,13 +144,18 @@ async def drive(config: DriveConfig, on_observation: Callable[[Observation], boo
                         async with session.get(url, headers=headers, allow_redirects=False) as response:
                             body = await response.content.read(MAX_BODY_BYTES + 1)
                             if len(body) > MAX_BODY_BYTES:
-                                outcome = PageOutcome(Version.UNKNOWN, PageState.NOT_BOOKINFO, status=response.status)
+                                outcome = PageOutcome(
+                                    Version.UNKNOWN, PageState.NOT_BOOKINFO, status=response.status
+                                )
                                 error = f"response larger than {MAX_BODY_BYTES} bytes"
                             else:
-                                outcome = classify_response(response.status, body,
-                                                            response.headers.get("Content-Type"))
-                            result.status_counts[response.status] = result.status_counts.get(response.status, 0) + 1
-                    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                                outcome = classify_response(
+                                    response.status, body, response.headers.get("Content-Type")
+                                )
+                            result.status_counts[response.status] = (
+                                result.status_counts.get(response.status, 0) + 1
+                            )
+                    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                         outcome = _transport_outcome()
                         error = f"{type(exc).__name__}: {exc}".rstrip(": ")
                         result.transport_errors += 1
@@ -154,8 +165,18 @@ async def drive(config: DriveConfig, on_observation: Callable[[Observation], boo
                     observation = Observation(seq, outcome, latency_ms, user=config.user, error=error)
                     result.observed += 1
                     if log_file is not None:
-                        log_file.write(json.dumps({"seq": seq, **outcome.to_json(), "user": config.user,
-                                                   "latency_ms": round(latency_ms, 3), "error": error}) + "\n")
+                        log_file.write(
+                            json.dumps(
+                                {
+                                    "seq": seq,
+                                    **outcome.to_json(),
+                                    "user": config.user,
+                                    "latency_ms": round(latency_ms, 3),
+                                    "error": error,
+                                }
+                            )
+                            + "\n"
+                        )
                     progress.update(result.observed)
                     if on_observation(observation):
                         result.stopped_by = "decided"

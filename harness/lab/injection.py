@@ -75,7 +75,12 @@ def inject_template(template: Mapping[str, object]) -> dict[str, object]:
     assert isinstance(metadata, dict)
     annotations = metadata.setdefault("annotations", {})
     annotations[STATUS_KEY] = json.dumps(
-        {"initContainers": ["istio-init"], "containers": ["istio-proxy"], "volumes": [], "revision": "default"},
+        {
+            "initContainers": ["istio-init"],
+            "containers": ["istio-proxy"],
+            "volumes": [],
+            "revision": "default",
+        },
         separators=(",", ":"),
     )
     labels = metadata.setdefault("labels", {})
@@ -84,7 +89,7 @@ def inject_template(template: Mapping[str, object]) -> dict[str, object]:
 
 
 def inject_object(obj: Mapping[str, object]) -> dict[str, object]:
-    """kube-inject one manifest object: workloads get the sidecar in their pod template, others pass through."""
+    """kube-inject one manifest object: workloads get the sidecar in their pod template; others pass."""
     out = copy.deepcopy(dict(obj))
     kind = out.get("kind")
     if kind not in POD_KINDS:

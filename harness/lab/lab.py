@@ -39,7 +39,15 @@ from harness.paths import MANIFESTS_DIR
 log = logging.getLogger(__name__)
 
 ISTIO_GROUP = "networking.istio.io"
-MESH_KINDS = {"Service", "Namespace", "Gateway", "VirtualService", "DestinationRule", "ServiceEntry", "Sidecar"}
+MESH_KINDS = {
+    "Service",
+    "Namespace",
+    "Gateway",
+    "VirtualService",
+    "DestinationRule",
+    "ServiceEntry",
+    "Sidecar",
+}
 BASE_MANIFESTS = ("bookinfo.yaml",)
 
 
@@ -113,9 +121,15 @@ class Lab:
         self.store = ObjectStore()
         self.telemetry = Telemetry()
         self._transport = AiohttpTransport()
-        self.mesh = Mesh(rng=self.rng, telemetry=self.telemetry, transport=self._transport, options=self.options.mesh)
+        self.mesh = Mesh(
+            rng=self.rng, telemetry=self.telemetry, transport=self._transport, options=self.options.mesh
+        )
         self.controller = WorkloadController(
-            self.store, self.mesh, rng=self.rng, era=self.options.era, host=self.options.host,
+            self.store,
+            self.mesh,
+            rng=self.rng,
+            era=self.options.era,
+            host=self.options.host,
             on_endpoints=self._refresh_mesh,
         )
         self.token = secrets.token_urlsafe(32)
@@ -147,20 +161,26 @@ class Lab:
         opts = self.options
         try:
             self._install_istio()
-            self.gateway_listener = Listener(self._gateway, host=opts.host, port=opts.gateway_port, name="gateway")
+            self.gateway_listener = Listener(
+                self._gateway, host=opts.host, port=opts.gateway_port, name="gateway"
+            )
             await self.gateway_listener.start()
             self._publish_gateway_port(self.gateway_listener.port)
             self.admin_listener = Listener(self._admin, host=opts.host, port=opts.admin_port, name="admin")
             await self.admin_listener.start()
             self.api = KubeApiServer(
                 self.store,
-                KubeApiConfig(host=opts.host, port=opts.api_port, token=self.token, cert_dir=self.state_dir / "pki"),
+                KubeApiConfig(
+                    host=opts.host, port=opts.api_port, token=self.token, cert_dir=self.state_dir / "pki"
+                ),
                 self.controller,
             )
             await self.api.start()
         except OSError as exc:
             await self.stop()
-            raise LabError(f"the lab could not bind its listeners on {opts.host}: {exc.strerror or exc}") from exc
+            raise LabError(
+                f"the lab could not bind its listeners on {opts.host}: {exc.strerror or exc}"
+            ) from exc
         kubeconfig = opts.kubeconfig or self.state_dir / "kubeconfig"
         self.api.write_kubeconfig(kubeconfig)
         await self.controller.start()
@@ -176,7 +196,9 @@ class Lab:
             pid=os.getpid(),
         )
         if opts.host not in ("127.0.0.1", "localhost", "::1") and not opts.host.startswith("127."):
-            log.warning("the lab listens on %s, which is not loopback: anyone who can reach it can use it", opts.host)
+            log.warning(
+                "the lab listens on %s, which is not loopback: anyone who can reach it can use it", opts.host
+            )
 
     async def stop(self) -> None:
         await self.controller.stop()
@@ -227,7 +249,8 @@ class Lab:
             raise StoreError(
                 422,
                 "Invalid",
-                f'admission webhook "validation.istio.io" denied the request: configuration is invalid: {message}',
+                'admission webhook "validation.istio.io" denied the request: '
+                f"configuration is invalid: {message}",
                 {"name": name, "group": ISTIO_GROUP, "kind": kind, "causes": causes},
             )
 
@@ -250,45 +273,90 @@ class Lab:
 
     # -- istio-system ----------------------------------------------------------------------------------------
     def _install_istio(self) -> None:
-        for name, labels in (("istio-system", {"kubernetes.io/metadata.name": "istio-system"}),
-                             ("default", {"kubernetes.io/metadata.name": "default"})):
-            self.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels},
-                               "status": {"phase": "Active"}})
+        for name, labels in (
+            ("istio-system", {"kubernetes.io/metadata.name": "istio-system"}),
+            ("default", {"kubernetes.io/metadata.name": "default"}),
+        ):
+            self.store.create(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": name, "labels": labels},
+                    "status": {"phase": "Active"},
+                }
+            )
         host = self.options.host
         suffix = "".join(self.rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
         gw_labels = {"app": "istio-ingressgateway", "istio": "ingressgateway"}
         gw_pod = f"istio-ingressgateway-5b8f9c7d6d-{suffix}"
-        self.store.create(_system_pod(gw_pod, "istio-system", gw_labels, "docker.io/istio/proxyv2:1.17.2", host))
-        self.store.create(_system_pod(f"istiod-7d4b6c7f8c-{suffix}", "istio-system",
-                                      {"app": "istiod", "istio": "pilot"}, "docker.io/istio/pilot:1.17.2", host))
-        self.store.create({
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "istiod", "namespace": "istio-system", "labels": {"app": "istiod"}},
-            "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.20", "selector": {"app": "istiod"},
-                     "ports": [{"name": "grpc-xds", "port": 15010, "protocol": "TCP", "targetPort": 15010}]},
-        })
+        self.store.create(
+            _system_pod(gw_pod, "istio-system", gw_labels, "docker.io/istio/proxyv2:1.17.2", host)
+        )
+        self.store.create(
+            _system_pod(
+                f"istiod-7d4b6c7f8c-{suffix}",
+                "istio-system",
+                {"app": "istiod", "istio": "pilot"},
+                "docker.io/istio/pilot:1.17.2",
+                host,
+            )
+        )
+        self.store.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "istiod", "namespace": "istio-system", "labels": {"app": "istiod"}},
+                "spec": {
+                    "type": "ClusterIP",
+                    "clusterIP": "10.96.0.20",
+                    "selector": {"app": "istiod"},
+                    "ports": [{"name": "grpc-xds", "port": 15010, "protocol": "TCP", "targetPort": 15010}],
+                },
+            }
+        )
         self._gateway_endpoint = Endpoint(
-            pod=gw_pod, namespace="istio-system", labels=gw_labels, address="", workload="istio-ingressgateway",
-            service_account="istio-ingressgateway-service-account", injected=True, ready=True,
+            pod=gw_pod,
+            namespace="istio-system",
+            labels=gw_labels,
+            address="",
+            workload="istio-ingressgateway",
+            service_account="istio-ingressgateway-service-account",
+            injected=True,
+            ready=True,
         )
 
     def _publish_gateway_port(self, port: int) -> None:
-        self.store.create({
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "istio-ingressgateway", "namespace": "istio-system",
-                         "labels": {"app": "istio-ingressgateway", "istio": "ingressgateway"}},
-            "spec": {
-                "type": "NodePort", "clusterIP": "10.96.0.30",
-                "selector": {"app": "istio-ingressgateway", "istio": "ingressgateway"},
-                "ports": [
-                    {"name": "status-port", "port": 15021, "protocol": "TCP", "targetPort": 15021},
-                    {"name": "http2", "port": 80, "protocol": "TCP", "targetPort": 8080, "nodePort": port},
-                    {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 8443},
-                ],
-            },
-        })
+        self.store.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": "istio-ingressgateway",
+                    "namespace": "istio-system",
+                    "labels": {"app": "istio-ingressgateway", "istio": "ingressgateway"},
+                },
+                "spec": {
+                    "type": "NodePort",
+                    "clusterIP": "10.96.0.30",
+                    "selector": {"app": "istio-ingressgateway", "istio": "ingressgateway"},
+                    "ports": [
+                        {"name": "status-port", "port": 15021, "protocol": "TCP", "targetPort": 15021},
+                        {
+                            "name": "http2",
+                            "port": 80,
+                            "protocol": "TCP",
+                            "targetPort": 8080,
+                            "nodePort": port,
+                        },
+                        {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 8443},
+                    ],
+                },
+            }
+        )
         assert self._gateway_endpoint is not None
-        self._gateway_endpoint = dataclasses.replace(self._gateway_endpoint, address=f"{self.options.host}:{port}")
+        self._gateway_endpoint = dataclasses.replace(
+            self._gateway_endpoint, address=f"{self.options.host}:{port}"
+        )
         self._gateway_handler = self.mesh.gateway(self._gateway_endpoint)
 
     async def _gateway(self, request: HttpRequest) -> HttpResponse:
@@ -297,15 +365,24 @@ class Lab:
     async def _admin(self, request: HttpRequest) -> HttpResponse:
         path = request.path_only
         if path == "/metrics":
-            return HttpResponse(200, [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
-                                self.telemetry.render().encode())
+            return HttpResponse(
+                200,
+                [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+                self.telemetry.render().encode(),
+            )
         if path == "/debug/syncz":
-            body = {"synced": self.synced, "meshResourceVersion": self._mesh_rv, "configResourceVersion": self._config_rv}
+            body = {
+                "synced": self.synced,
+                "meshResourceVersion": self._mesh_rv,
+                "configResourceVersion": self._config_rv,
+            }
             return HttpResponse(200, [("content-type", "application/json")], json.dumps(body).encode())
         if path in ("/healthz", "/readyz"):
             return HttpResponse(200, [("content-type", "text/plain")], b"ok\n")
         if path == "/info" and self.info is not None:
-            return HttpResponse(200, [("content-type", "application/json")], json.dumps(self.info.to_json()).encode())
+            return HttpResponse(
+                200, [("content-type", "application/json")], json.dumps(self.info.to_json()).encode()
+            )
         return HttpResponse(404, [("content-type", "text/plain")], b"not found\n")
 
 
@@ -340,6 +417,8 @@ class LabThread:
 
     def run(self, fn, *args):  # type: ignore[no-untyped-def]
         """Run a plain function on the lab's loop (the store is not thread-safe)."""
+
         async def _call():  # type: ignore[no-untyped-def]
             return fn(*args)
+
         return self.call(_call())

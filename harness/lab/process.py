@@ -33,8 +33,19 @@ class LabProcess:
         self._tmp = tempfile.TemporaryDirectory(prefix="bookinfo-labproc-")
         self.state_file = Path(self._tmp.name) / "lab.json"
         self.kubeconfig = Path(self._tmp.name) / "kubeconfig"
-        args = [sys.executable, "-m", "harness.cli", "lab", "--state-file", str(self.state_file),
-                "--kubeconfig", str(self.kubeconfig), "--era", era, "--quiet"]
+        args = [
+            sys.executable,
+            "-m",
+            "harness.cli",
+            "lab",
+            "--state-file",
+            str(self.state_file),
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--era",
+            era,
+            "--quiet",
+        ]
         if seed is not None:
             args += ["--seed", str(seed)]
         if with_bookinfo:
@@ -53,8 +64,13 @@ class LabProcess:
 
     def start(self) -> LabInfo:
         log = self._log.open("wb")
-        self._proc = subprocess.Popen(self._args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self._proc = subprocess.Popen(
+            self._args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

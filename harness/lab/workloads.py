@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import copy
 import logging
 import random
@@ -84,10 +85,8 @@ class WorkloadController:
             self._unsubscribe()
         if self._task:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         for runtime in list(self.pods.values()):
             await runtime.listener.stop()
         self.pods.clear()
@@ -109,7 +108,9 @@ class WorkloadController:
     def endpoints(self) -> list[Endpoint]:
         return [runtime.endpoint for runtime in self.pods.values()]
 
-    def pod_log(self, namespace: str, pod: str, container: str, *, tail_lines: int | None = None) -> str | None:
+    def pod_log(
+        self, namespace: str, pod: str, container: str, *, tail_lines: int | None = None
+    ) -> str | None:
         runtime = self.pods.get((namespace, pod))
         obj = self._store.get("Pod", namespace, pod)
         if obj is None:
@@ -210,7 +211,9 @@ class WorkloadController:
                 {
                     "type": "Available",
                     "status": "True" if ready >= replicas else "False",
-                    "reason": "MinimumReplicasAvailable" if ready >= replicas else "MinimumReplicasUnavailable",
+                    "reason": "MinimumReplicasAvailable"
+                    if ready >= replicas
+                    else "MinimumReplicasUnavailable",
                     "lastUpdateTime": _now(),
                     "lastTransitionTime": _now(),
                 }
@@ -251,7 +254,10 @@ class WorkloadController:
                     "spec": {
                         "replicas": replicas,
                         "selector": {"matchLabels": labels},
-                        "template": {**template, "metadata": {**template.get("metadata", {}), "labels": labels}},
+                        "template": {
+                            **template,
+                            "metadata": {**template.get("metadata", {}), "labels": labels},
+                        },
                     },
                 }
             )
@@ -310,7 +316,11 @@ class WorkloadController:
                     }
                 ],
             },
-            "spec": {**spec, "nodeName": "lab-node", "serviceAccountName": spec.get("serviceAccountName", "default")},
+            "spec": {
+                **spec,
+                "nodeName": "lab-node",
+                "serviceAccountName": spec.get("serviceAccountName", "default"),
+            },
             "status": self._pending_status(containers),
         }
         return self._store.create(pod)
@@ -354,7 +364,9 @@ class WorkloadController:
         container = self._app_container(pod)
         image = (container or {}).get("image", "")
         injected = has_proxy(pod.get("spec", {}))
-        env = {e["name"]: str(e.get("value", "")) for e in (container or {}).get("env", []) or [] if "name" in e}
+        env = {
+            e["name"]: str(e.get("value", "")) for e in (container or {}).get("env", []) or [] if "name" in e
+        }
         dispatch: dict[str, Handler] = {}
 
         async def serve(request: HttpRequest) -> HttpResponse:

@@ -38,21 +38,26 @@ class FakeKube:
 
 
 def vs(name: str, subset: str, rv: str = "1") -> dict:
-    return {"apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
-            "metadata": {"name": name, "namespace": "default", "resourceVersion": rv, "uid": "u"},
-            "spec": {"hosts": [name], "http": [{"route": [{"destination": {"host": name, "subset": subset}}]}]}}
+    return {
+        "apiVersion": "networking.istio.io/v1beta1",
+        "kind": "VirtualService",
+        "metadata": {"name": name, "namespace": "default", "resourceVersion": rv, "uid": "u"},
+        "spec": {"hosts": [name], "http": [{"route": [{"destination": {"host": name, "subset": subset}}]}]},
+    }
 
 
 def test_restore_deletes_what_was_created_and_puts_back_what_was_changed(tmp_path) -> None:  # type: ignore[no-untyped-def]
     kube = FakeKube({("VirtualService", "default", "reviews"): vs("reviews", "v1")})
     journal = Journal.open_new(tmp_path / "j.json", "t")
     # change reviews, create ratings
-    entry = journal.record("VirtualService", "default", "reviews", kube.get("VirtualService", "default", "reviews"))
+    entry = journal.record(
+        "VirtualService", "default", "reviews", kube.get("VirtualService", "default", "reviews")
+    )
     kube.replace(vs("reviews", "v3"))
-    journal.mark_applied(entry, kube.get("VirtualService", "default", "reviews")["metadata"]["resourceVersion"])
+    journal.mark_applied(entry, kube.get("VirtualService", "default", "reviews"))
     entry = journal.record("VirtualService", "default", "ratings", None)
     kube.create(vs("ratings", "v1"))
-    journal.mark_applied(entry, kube.get("VirtualService", "default", "ratings")["metadata"]["resourceVersion"])
+    journal.mark_applied(entry, kube.get("VirtualService", "default", "ratings"))
     reloaded = Journal.load(tmp_path / "j.json")  # what a later `restore` reads after a SIGKILL
     assert restore(reloaded, kube) == []
     assert kube.get("VirtualService", "default", "ratings") is None
@@ -62,13 +67,20 @@ def test_restore_deletes_what_was_created_and_puts_back_what_was_changed(tmp_pat
 def test_a_change_made_by_someone_else_is_reported_not_overwritten(tmp_path) -> None:  # type: ignore[no-untyped-def]
     kube = FakeKube({("VirtualService", "default", "reviews"): vs("reviews", "v1")})
     journal = Journal.open_new(tmp_path / "j.json", "t")
-    entry = journal.record("VirtualService", "default", "reviews", kube.get("VirtualService", "default", "reviews"))
+    entry = journal.record(
+        "VirtualService", "default", "reviews", kube.get("VirtualService", "default", "reviews")
+    )
     kube.replace(vs("reviews", "v3"))
-    journal.mark_applied(entry, kube.get("VirtualService", "default", "reviews")["metadata"]["resourceVersion"])
+    journal.mark_applied(entry, kube.get("VirtualService", "default", "reviews"))
     kube.replace(vs("reviews", "v2"))  # someone else
     conflicts = restore(journal, kube)
     assert len(conflicts) == 1 and "changed by someone else" in conflicts[0]
-    assert kube.get("VirtualService", "default", "reviews")["spec"]["http"][0]["route"][0]["destination"]["subset"] == "v2"
+    assert (
+        kube.get("VirtualService", "default", "reviews")["spec"]["http"][0]["route"][0]["destination"][
+            "subset"
+        ]
+        == "v2"
+    )
 
 
 def test_a_second_run_refuses_to_start_while_a_journal_is_unrestored(tmp_path) -> None:  # type: ignore[no-untyped-def]

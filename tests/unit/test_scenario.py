@@ -63,7 +63,8 @@ BAD = [
     ),
     (
         "probes and traffic together",
-        "name: x\ntraffic: {}\nprobes: [{traffic: {}, expect: {reviews: {v1: 1}}}]\nexpect: {reviews: {v1: 1}}",
+        "name: x\ntraffic: {}\nprobes: [{traffic: {}, expect: {reviews: {v1: 1}}}]\n"
+        "expect: {reviews: {v1: 1}}",
         "either probes",
     ),
     (

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import copy
 import datetime as dt
 import hmac
 import ipaddress
-import copy
 import json
 import logging
 import os
@@ -82,11 +82,11 @@ def _prune_unapplied(served: Obj, previous: object, current: object) -> None:
     named items by name; other lists are atomic and simply replaced by the merge)."""
     if not isinstance(previous, dict) or not isinstance(current, dict) or not isinstance(served, dict):
         return
-    for field, before in previous.items():
-        if field not in current:
-            served.pop(field, None)
+    for key, before in previous.items():
+        if key not in current:
+            served.pop(key, None)
             continue
-        after, live = current[field], served.get(field)
+        after, live = current[key], served.get(key)
         if isinstance(before, dict) and isinstance(after, dict) and isinstance(live, dict):
             _prune_unapplied(live, before, after)
         elif isinstance(before, list) and isinstance(after, list) and isinstance(live, list):
@@ -94,11 +94,13 @@ def _prune_unapplied(served: Obj, previous: object, current: object) -> None:
             names_after = {i.get("name") for i in after if isinstance(i, dict) and "name" in i}
             gone = names_before - names_after
             if gone:
-                served[field] = [i for i in live if not (isinstance(i, dict) and i.get("name") in gone)]
+                served[key] = [i for i in live if not (isinstance(i, dict) and i.get("name") in gone)]
             by_name = {i.get("name"): i for i in after if isinstance(i, dict) and "name" in i}
-            for item in served[field]:
+            for item in served[key]:
                 if isinstance(item, dict) and item.get("name") in by_name:
-                    old_item = next((b for b in before if isinstance(b, dict) and b.get("name") == item["name"]), None)
+                    old_item = next(
+                        (b for b in before if isinstance(b, dict) and b.get("name") == item["name"]), None
+                    )
                     if old_item is not None:
                         _prune_unapplied(item, old_item, by_name[item["name"]])
 
@@ -670,7 +672,9 @@ class KubeApiServer:
             created = self.store.create(storage, dry_run=dry)
             if not dry:
                 body = {k: v for k, v in applied.items() if k not in ("apiVersion", "kind")}
-                self._applied[(created["metadata"].get("uid", ""), request.query.get("fieldManager", ""))] = body
+                self._applied[(created["metadata"].get("uid", ""), request.query.get("fieldManager", ""))] = (
+                    body
+                )
             return _json_response(to_version(created, t.rt, t.version), 201)
         served = to_version(live, t.rt, t.version)
         body = {k: v for k, v in applied.items() if k not in ("apiVersion", "kind")}

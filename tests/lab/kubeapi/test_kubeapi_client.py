@@ -320,18 +320,39 @@ def test_unauthorized_without_or_with_wrong_token(lab: Lab) -> None:
 
 
 def test_server_side_apply_drops_fields_the_same_manager_no_longer_applies(lab: Lab) -> None:
-    """Applying the 50/50 VirtualService after the mirroring one must not keep `mirror` (managedFields semantics)."""
+    """Re-applying the VirtualService without `mirror` must drop the mirror (managedFields semantics)."""
     api = client.CustomObjectsApi(lab.api)
     args = ("networking.istio.io", "v1beta1", "default", "virtualservices", "reviews")
-    mirrored = {"apiVersion": "networking.istio.io/v1beta1", "kind": "VirtualService",
-                "metadata": {"name": "reviews", "annotations": {"team": "a"}},
-                "spec": {"hosts": ["reviews"], "http": [{"route": [{"destination": {"host": "reviews", "subset": "v1"}}],
-                                                         "mirror": {"host": "reviews", "subset": "v2"}}]}}
-    plain = {**mirrored, "metadata": {"name": "reviews"},
-             "spec": {"hosts": ["reviews"], "http": [{"route": [{"destination": {"host": "reviews", "subset": "v3"}}]}]}}
+    mirrored = {
+        "apiVersion": "networking.istio.io/v1beta1",
+        "kind": "VirtualService",
+        "metadata": {"name": "reviews", "annotations": {"team": "a"}},
+        "spec": {
+            "hosts": ["reviews"],
+            "http": [
+                {
+                    "route": [{"destination": {"host": "reviews", "subset": "v1"}}],
+                    "mirror": {"host": "reviews", "subset": "v2"},
+                }
+            ],
+        },
+    }
+    plain = {
+        **mirrored,
+        "metadata": {"name": "reviews"},
+        "spec": {
+            "hosts": ["reviews"],
+            "http": [{"route": [{"destination": {"host": "reviews", "subset": "v3"}}]}],
+        },
+    }
     for body in (mirrored, plain):
-        api.patch_namespaced_custom_object(*args, body=body, field_manager="harness", force=True,
-                                           _content_type="application/apply-patch+yaml")
+        api.patch_namespaced_custom_object(
+            *args,
+            body=body,
+            field_manager="harness",
+            force=True,
+            _content_type="application/apply-patch+yaml",
+        )
     live = api.get_namespaced_custom_object(*args)
     assert "mirror" not in live["spec"]["http"][0]
     assert "team" not in (live["metadata"].get("annotations") or {})
