@@ -19,14 +19,14 @@ import random
 import secrets
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from harness.errors import LabError
-from harness.lab.http import HttpRequest, HttpResponse
+from harness.lab.http import Handler, HttpRequest, HttpResponse
 from harness.lab.kubeapi import KubeApiConfig, KubeApiServer
 from harness.lab.mesh import AiohttpTransport, Mesh, MeshOptions, Telemetry, validate
 from harness.lab.podserver import Listener
@@ -141,6 +141,9 @@ class Lab:
         self.info: LabInfo | None = None
         self._gateway_endpoint: Endpoint | None = None
         self._config_rv = 0
+        self.admin_routes: dict[str, Handler] = {}
+        # awaited in reverse order by stop(): extensions (Prometheus, ...) register their teardown here
+        self.on_stop: list[Callable[[], Awaitable[None]]] = []
         self._mesh_rv = 0
 
     # -- lifecycle -------------------------------------------------------------------------------------------
@@ -201,6 +204,12 @@ class Lab:
             )
 
     async def stop(self) -> None:
+        for hook in reversed(self.on_stop):
+            try:
+                await hook()
+            except Exception:  # one failing teardown must not keep the rest of the lab running
+                log.exception("lab stop hook failed")
+        self.on_stop.clear()
         await self.controller.stop()
         for listener in (self.gateway_listener, self.admin_listener):
             if listener is not None:
@@ -362,8 +371,15 @@ class Lab:
     async def _gateway(self, request: HttpRequest) -> HttpResponse:
         return await self._gateway_handler(request)
 
+    def add_admin_route(self, prefix: str, handler: Handler) -> None:
+        """Serve `handler` on the admin listener for paths equal to or under `prefix` (e.g. "/ui")."""
+        self.admin_routes[prefix.rstrip("/")] = handler
+
     async def _admin(self, request: HttpRequest) -> HttpResponse:
         path = request.path_only
+        for prefix, handler in self.admin_routes.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return await handler(request)
         if path == "/metrics":
             return HttpResponse(
                 200,
