@@ -66,8 +66,8 @@ async def _measure(url: str, *, seconds: float, concurrency: int, rate: float | 
     }
 
 
-def main(seconds: float = 10.0) -> dict[str, object]:
-    with LabProcess(seed=1) as info:
+def main(seconds: float = 10.0, transport: str = "memory") -> dict[str, object]:
+    with LabProcess(seed=1, extra_args=["--transport", transport]) as info:
         _prepare(info)
         asyncio.run(_measure(info.gateway_url, seconds=2, concurrency=16, rate=None))  # warm-up
         peak = asyncio.run(_measure(info.gateway_url, seconds=seconds, concurrency=64, rate=None))

@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--host", default="127.0.0.1", help="bind address (default loopback; others warn)")
     lab.add_argument("--era", choices=("A", "B", "C"), default="B")
     lab.add_argument("--seed", type=int)
+    lab.add_argument(
+        "--transport",
+        choices=("memory", "tcp"),
+        default="memory",
+        help="mesh hops in process (default) or over loopback sockets",
+    )
     lab.add_argument("--state-file", type=Path, help=argparse.SUPPRESS)
     lab.add_argument("--quiet", action="store_true", help=argparse.SUPPRESS)
 
@@ -225,6 +231,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
         seed=args.seed,
         with_bookinfo=args.with_bookinfo,
         kubeconfig=args.kubeconfig,
+        transport=args.transport,
     )
 
     async def main() -> None:

@@ -28,7 +28,7 @@ import yaml
 from harness.errors import LabError
 from harness.lab.http import Handler, HttpRequest, HttpResponse
 from harness.lab.kubeapi import KubeApiConfig, KubeApiServer
-from harness.lab.mesh import AiohttpTransport, Mesh, MeshOptions, Telemetry, validate
+from harness.lab.mesh import AiohttpTransport, MemoryTransport, Mesh, MeshOptions, Telemetry, validate
 from harness.lab.podserver import Listener
 from harness.lab.store import ObjectStore, StoreError
 from harness.lab.topology import Endpoint
@@ -63,6 +63,9 @@ class LabOptions:
     kubeconfig: Path | None = None  # where to write the kubeconfig (default: in state_dir)
     state_dir: Path | None = None  # certificates, kubeconfig; a temporary folder when None
     mesh: MeshOptions = field(default_factory=MeshOptions)
+    # How sidecars reach pods: "memory" calls the pod's handler chain in process (the pods still listen
+    # on their own ports for direct access); "tcp" sends every hop over a loopback socket.
+    transport: str = "memory"
 
 
 @dataclass(frozen=True)
@@ -117,10 +120,13 @@ class Lab:
 
     def __init__(self, options: LabOptions | None = None) -> None:
         self.options = options or LabOptions()
+        if self.options.transport not in ("memory", "tcp"):
+            raise LabError(f"unknown lab transport {self.options.transport!r} (memory or tcp)")
         self.rng = random.Random(self.options.seed)
         self.store = ObjectStore()
         self.telemetry = Telemetry()
-        self._transport = AiohttpTransport()
+        self._transport: AiohttpTransport | MemoryTransport
+        self._transport = MemoryTransport() if self.options.transport == "memory" else AiohttpTransport()
         self.mesh = Mesh(
             rng=self.rng, telemetry=self.telemetry, transport=self._transport, options=self.options.mesh
         )
@@ -131,6 +137,7 @@ class Lab:
             era=self.options.era,
             host=self.options.host,
             on_endpoints=self._refresh_mesh,
+            in_memory=self._transport.handlers if isinstance(self._transport, MemoryTransport) else None,
         )
         self.token = secrets.token_urlsafe(32)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -216,7 +223,8 @@ class Lab:
                 await listener.stop()
         if self.api is not None:
             await self.api.stop()
-        await self._transport.close()
+        if isinstance(self._transport, AiohttpTransport):
+            await self._transport.close()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None

@@ -59,6 +59,7 @@ class WorkloadController:
         era: Era,
         host: str = "127.0.0.1",
         on_endpoints: Callable[[], None] | None = None,
+        in_memory: dict[str, Handler] | None = None,
     ) -> None:
         self._store = store
         self._mesh = mesh
@@ -66,6 +67,9 @@ class WorkloadController:
         self._era = era
         self._host = host
         self._on_endpoints = on_endpoints
+        # When the mesh uses the in-memory transport, pod addresses map to the same handler chain their
+        # listeners serve (inbound sidecar + app), so mesh hops skip the loopback sockets.
+        self._in_memory = in_memory
         self.pods: dict[tuple[str, str], PodRuntime] = {}
         self._dirty = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -88,7 +92,7 @@ class WorkloadController:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         for runtime in list(self.pods.values()):
-            await runtime.listener.stop()
+            await self._stop_runtime(runtime)
         self.pods.clear()
 
     async def settle(self, timeout_s: float = 10.0) -> None:
@@ -169,8 +173,7 @@ class WorkloadController:
         # Pods deleted through the API: stop their listeners.
         live = {(p["metadata"]["namespace"], p["metadata"]["name"]) for p in self._store.list("Pod")}
         for key in [k for k in self.pods if k not in live]:
-            runtime = self.pods.pop(key)
-            await runtime.listener.stop()
+            await self._stop_runtime(self.pods.pop(key))
             changed = True
         if changed and self._on_endpoints:
             self._on_endpoints()
@@ -404,8 +407,15 @@ class WorkloadController:
             self._mark_unrunnable(pod, str(exc))
             return
         dispatch["handler"] = self._mesh.inbound(endpoint, app) if injected else app
+        if self._in_memory is not None:
+            self._in_memory[listener.address] = serve
         self.pods[(namespace, name)] = runtime
         self._mark_running(pod, listener.address)
+
+    async def _stop_runtime(self, runtime: PodRuntime) -> None:
+        if self._in_memory is not None:
+            self._in_memory.pop(runtime.listener.address, None)
+        await runtime.listener.stop()
 
     def _mark_running(self, pod: dict, address: str) -> None:
         now = _now()

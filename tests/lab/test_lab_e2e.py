@@ -29,9 +29,10 @@ KUBECTL = shutil.which("kubectl")
 needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="the kubectl binary is not installed")
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[tuple[LabThread, Lab]]:
-    runner = LabThread(LabOptions(seed=7, state_dir=tmp_path / "lab"))
+@pytest.fixture(params=["memory", "tcp"])
+def lab(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[LabThread, Lab]]:
+    """Each test runs with mesh hops in process and over loopback sockets: the behaviour must not differ."""
+    runner = LabThread(LabOptions(seed=7, state_dir=tmp_path / "lab", transport=request.param))
     with runner as lab:
         yield runner, lab
 
