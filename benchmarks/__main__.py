@@ -1,0 +1,68 @@
+"""`make bench`: every benchmark in one run; prints a table per part and writes benchmarks/results.json.
+
+Figures are measured on this machine in this run; ratios compare parts measured in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+from benchmarks import bench_classify, bench_lab, bench_locust, bench_verdict
+
+
+def main() -> int:
+    quick = "--quick" in sys.argv
+    results: dict[str, object] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+    }
+    print(f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}\n")
+
+    print("== requests to a verdict (alpha = beta = 0.001; 300 seeded runs at the expected split)")
+    verdicts = bench_verdict.main(100 if quick else 300)
+    print(f"{'split':<9}{'mean':>8}{'p99':>8}{'Wald E0':>9}{'mean/Wald':>11}{'fixed n':>9}")
+    for name, row in verdicts.items():
+        print(
+            f"{name:<9}{row['mean']:>8.0f}{row['p99']:>8.0f}{row['wald_e0']:>9.0f}{row['mean_over_wald']:>11.2f}"
+            f"{row['fixed_n']:>9.0f}"
+        )
+    results["verdict"] = verdicts
+
+    print("\n== classifier pages/s on one core (v3 page of each era)")
+    classify = bench_classify.main(0.5 if quick else 1.5)
+    for era, row in classify.items():
+        print(
+            f"era {era}: fast {row['fast_pages_s']:>7.0f}/s   "
+            f"reference (bs4) {row['reference_pages_s']:>5.0f}/s"
+        )
+    results["classify"] = classify
+
+    print("\n== lab: productpage via gateway -> productpage -> details + reviews v3 -> ratings, all injected")
+    lab = {t: bench_lab.main(4 if quick else 10, t) for t in ("memory", "tcp")}
+    for transport, row in lab.items():
+        peak, half = row["peak"], row["half_rate"]
+        print(
+            f"transport {transport:<7} peak {peak['rps']:>6.0f} req/s (p50 {peak['p50_ms']:.1f} ms, "
+            f"p99 {peak['p99_ms']:.1f} ms);  at 50%: {half['rps']:.0f} req/s, p50 {half['p50_ms']:.1f} ms, "
+            f"p99 {half['p99_ms']:.1f} ms"
+        )
+    results["lab"] = lab
+
+    print("\n== drivers: classified requests/s on one client core")
+    results["drivers"] = bench_locust.main(["--seconds", "4" if quick else "8"])
+
+    out = Path(__file__).with_name("results.json")
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
