@@ -177,7 +177,7 @@ class Runner:
         self.target.wait_synced()
 
         objects = self.target.snapshot()
-        result.findings = self._oracle_findings(scenario, objects)
+        result.findings, predictions = self._oracle(scenario, objects)
         config_failed = any(
             f["level"] == "Error" and f["code"].startswith("HARNESS") for f in result.findings
         )
@@ -192,7 +192,7 @@ class Runner:
 
         for probe in scenario.probes:
             before = self._metrics_snapshot() if scenario.mirror and probe.traffic.user is None else None
-            probe_result = await self._run_probe(scenario, probe, alpha, beta)
+            probe_result = await self._run_probe(scenario, probe, alpha, beta, predictions.get(probe.name))
             result.probes.append(probe_result)
             if before is not None:
                 result.mirror = await self._mirror_verdict(scenario, before, alpha, beta)
@@ -204,11 +204,13 @@ class Runner:
             statuses.append(Status.FAIL)
         result.status = _combine(statuses)
 
-    def _oracle_findings(self, scenario: Scenario, objects: list[dict]) -> list[dict[str, str]]:
+    def _oracle(
+        self, scenario: Scenario, objects: list[dict]
+    ) -> tuple[list[dict[str, str]], dict[str, oracle.Expectation]]:
+        """Config findings, and per probe the split the applied config should produce (when modelled)."""
         out = [_finding_json(f) for f in oracle.findings(objects, namespace=scenario.namespace)]
+        predictions: dict[str, oracle.Expectation] = {}
         for probe in scenario.probes:
-            if probe.reviews is None:
-                continue
             try:
                 expectation = oracle.expected_reviews_split(
                     objects,
@@ -216,20 +218,17 @@ class Runner:
                     namespace=scenario.namespace,
                 )
             except oracle.OracleError as exc:
-                out.append(
-                    {
-                        "code": "HARNESS000",
-                        "level": "Info",
-                        "object": probe.name,
-                        "message": f"the oracle cannot model this config: {exc}",
-                    }
-                )
+                message = f"the oracle cannot model this config: {exc}"
+                out.append({"code": "HARNESS000", "level": "Info", "object": probe.name, "message": message})
+                continue
+            predictions[probe.name] = expectation
+            if probe.reviews is None:
                 continue
             for finding in oracle.compare_intent(expectation, probe.reviews, tolerance=scenario.tolerance):
                 item = _finding_json(finding)
                 item["message"] = f"[{probe.name}] {item['message']}"
                 out.append(item)
-        return out
+        return out, predictions
 
     async def _check_routes(self, routes: Mapping[str, int]) -> list[CheckResult]:
         results = []
@@ -244,7 +243,14 @@ class Runner:
                 results.append(CheckResult(f"route {path}", got == want, f"HTTP {got}, expected {want}"))
         return results
 
-    async def _run_probe(self, scenario: Scenario, probe: Probe, alpha: float, beta: float) -> ProbeResult:
+    async def _run_probe(
+        self,
+        scenario: Scenario,
+        probe: Probe,
+        alpha: float,
+        beta: float,
+        prediction: oracle.Expectation | None = None,
+    ) -> ProbeResult:
         traffic = probe.traffic
         tests: dict[str, SequentialSplitTest] = {}
         if probe.reviews is not None:
@@ -280,7 +286,7 @@ class Runner:
             else None,
         )
         if self.options.gate:
-            await self._gate(config, probe)
+            await self._gate(config, probe, prediction)
         if self.options.driver == "locust":
             from harness.drivers.locust.driver import LocustOptions, run_locust_probe
 
@@ -318,13 +324,20 @@ class Runner:
             summary.stopped_by,
         )
 
-    async def _gate(self, config: DriveConfig, probe: Probe) -> None:
-        """Convergence gate: wait for pages the new config allows, K in a row; these samples are discarded.
+    async def _gate(self, config: DriveConfig, probe: Probe, prediction: oracle.Expectation | None) -> None:
+        """Convergence gate: wait until K pages in a row are ones the applied config can produce.
 
-        The gate never decides a verdict and is never repeated after sampling starts (no retry-until-pass).
+        "Can produce" comes from the oracle's prediction of the applied objects (the scenario's own
+        expectation only when the oracle cannot model them), so a scenario whose intent is wrong does not
+        wait here. The gate's pages are discarded; it never decides a verdict and is never repeated once
+        sampling starts (no retry-until-pass).
         """
-        allowed_versions = {v for v, share in (probe.reviews or {}).items() if share > 0}
-        allowed_states = {s for s, share in (probe.pages or {}).items() if share > 0}
+        if prediction is not None:
+            allowed_versions = {v for v, share in prediction.pages_by_version.items() if share > 0}
+            allowed_states = {s for s, share in prediction.page_states.items() if share > 0}
+        else:
+            allowed_versions = {v for v, share in (probe.reviews or {}).items() if share > 0}
+            allowed_states = {s for s, share in (probe.pages or {}).items() if share > 0}
         streak = [0]
 
         def allowed(observation: Observation) -> bool:
