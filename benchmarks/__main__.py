@@ -11,7 +11,7 @@ import platform
 import sys
 from pathlib import Path
 
-from benchmarks import bench_classify, bench_lab, bench_locust, bench_verdict
+from benchmarks import bench_classify, bench_clients, bench_lab, bench_locust, bench_verdict
 
 
 def main() -> int:
@@ -54,6 +54,14 @@ def main() -> int:
             f"p99 {half['p99_ms']:.1f} ms"
         )
     results["lab"] = lab
+
+    print(
+        "\n== HTTP clients for the driver: classified req/s on one core, static page (1 / 8 / 64 in flight)"
+    )
+    clients = bench_clients.main(2 if quick else 5)
+    for client, rows in clients.items():
+        print(f"{client:<8} " + "  ".join(f"{tasks:>2}: {rate:>6.0f}" for tasks, rate in rows.items()))
+    results["clients"] = clients
 
     print("\n== drivers: classified requests/s on one client core")
     results["drivers"] = bench_locust.main(["--seconds", "4" if quick else "8"])
