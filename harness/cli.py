@@ -117,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--journal", type=Path, required=True)
     restore.add_argument("--kubeconfig", type=Path)
     restore.add_argument("--context")
+
+    from harness import cli_grade
+
+    cli_grade.add_parser(sub)
     return parser
 
 
@@ -345,6 +349,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return ExitCode.PASS if not conflicts else ExitCode.ENVIRONMENT
 
 
+def cmd_grade(args: argparse.Namespace) -> int:
+    from harness import cli_grade
+
+    return cli_grade.run(args)
+
+
 COMMANDS = {
     "run": cmd_run,
     "lab": cmd_lab,
@@ -352,6 +362,7 @@ COMMANDS = {
     "verify": cmd_verify,
     "inject": cmd_inject,
     "restore": cmd_restore,
+    "grade": cmd_grade,
 }
 
 
