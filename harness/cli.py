@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -47,6 +48,9 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prometheus-url", help="Prometheus for mirror accounting on a cluster")
     parser.add_argument("--era", choices=("A", "B", "C"), default="B", help="lab productpage era (default B)")
     parser.add_argument("--seed", type=int, help="seed of the lab's random choices")
+    parser.add_argument(
+        "--jaeger-url", help="Jaeger query URL for the trace check (on the lab: its admin URL)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--host", default="127.0.0.1", help="bind address (default loopback; others warn)")
     lab.add_argument("--era", choices=("A", "B", "C"), default="B")
     lab.add_argument("--seed", type=int)
+    lab.add_argument(
+        "--prometheus",
+        action="store_true",
+        help="also run a real Prometheus (Debian package) scraping the lab",
+    )
     lab.add_argument(
         "--transport",
         choices=("memory", "tcp"),
@@ -174,6 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         journal_path = args.journal or Path.home() / ".local/state/bookinfo-harness/journal.json"
     results = []
+    trace_failed = False
     try:
         journal = Journal.open_new(journal_path, target.name)
         runner = Runner(
@@ -198,6 +208,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                     f"  {result.status.value} ({result.requests} requests, {result.seconds:.1f} s)",
                     file=sys.stderr,
                 )
+            jaeger = args.jaeger_url or (lab_proc.info.metrics_url.rsplit("/", 1)[0] if lab_proc else None)
+            if jaeger and any(r.probes for r in results):
+                # The exercise's step 14: one request's trace holds a span per Bookinfo service it touched.
+                from harness.traces import probe_trace
+
+                trace = probe_trace(target.gateway_url, jaeger)
+                print(f"trace check: {'PASS' if trace.ok else 'FAIL'} {trace.detail}", file=sys.stderr)
+                trace_failed = not trace.ok
         finally:
             conflicts = restore(journal, target.kube)
             for line in conflicts:
@@ -215,7 +233,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             json.dumps(run_document(results, target=target.name, seed=args.seed), indent=2) + "\n"
         )
     statuses = {r.status for r in results}
-    if Status.FAIL in statuses:
+    if Status.FAIL in statuses or trace_failed:
         return ExitCode.FAIL
     if Status.INCONCLUSIVE in statuses:
         return ExitCode.INCONCLUSIVE
@@ -245,6 +263,12 @@ def cmd_lab(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         async with Lab(options) as lab:
             assert lab.info is not None
+            if args.prometheus:
+                from harness.lab import prometheus as lab_prometheus
+
+                prom = await lab_prometheus.start(lab)
+                lab.info = dataclasses.replace(lab.info, prometheus_url=prom.url)
+            admin = lab.info.metrics_url.rsplit("/", 1)[0]
             if not args.quiet:
                 print(
                     f"lab ready (era {args.era})\n"
@@ -252,7 +276,9 @@ def cmd_lab(args: argparse.Namespace) -> int:
                     f"  kubeconfig: {lab.info.kubeconfig}   (export KUBECONFIG={lab.info.kubeconfig})\n"
                     f"  metrics:    {lab.info.metrics_url}\n"
                     f"  api:        {lab.info.api_url}\n"
-                    f"stop with Ctrl-C",
+                    f"  traces:     {admin}/api/traces?service=productpage.default\n"
+                    + (f"  prometheus: {lab.info.prometheus_url}\n" if lab.info.prometheus_url else "")
+                    + "stop with Ctrl-C",
                     flush=True,
                 )
             if args.state_file:

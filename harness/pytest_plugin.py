@@ -32,6 +32,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--alpha", type=float, default=None, help="false-FAIL rate for every verdict")
     group.addoption("--beta", type=float, default=None, help="missed-deviation rate for every verdict")
     group.addoption("--lab-seed", type=int, default=None, help="seed of the lab's random choices")
+    group.addoption("--jaeger-url", default=None, help="Jaeger query URL for the trace check on a cluster")
     group.addoption("--era", choices=("A", "B", "C"), default="B", help="lab productpage era")
 
 

@@ -181,7 +181,7 @@ def lab_target(info, namespace: str = "default") -> Target:  # info: harness.lab
         kube,
         namespace,
         info.gateway_url,
-        LabMetrics(info.metrics_url),
+        PrometheusMetrics(info.prometheus_url) if info.prometheus_url else LabMetrics(info.metrics_url),
         name=f"lab {info.api_url}",
         sync_url=f"{base}/debug/syncz",
     )

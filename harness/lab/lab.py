@@ -77,6 +77,7 @@ class LabInfo:
     metrics_url: str
     kubeconfig: str
     pid: int
+    prometheus_url: str | None = None  # a real Prometheus scraping the lab (`lab --prometheus`)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -85,6 +86,7 @@ class LabInfo:
             "metrics_url": self.metrics_url,
             "kubeconfig": self.kubeconfig,
             "pid": self.pid,
+            "prometheus_url": self.prometheus_url,
         }
 
 
@@ -151,6 +153,9 @@ class Lab:
         self.admin_routes: dict[str, Handler] = {}
         # awaited in reverse order by stop(): extensions (Prometheus, ...) register their teardown here
         self.on_stop: list[Callable[[], Awaitable[None]]] = []
+        from harness.lab import traces  # imports Lab for typing only; installed here so every lab has traces
+
+        self.spans = traces.install(self)
         self._mesh_rv = 0
 
     # -- lifecycle -------------------------------------------------------------------------------------------
