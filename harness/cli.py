@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--alpha", type=float, help="false-FAIL rate (overrides each scenario's)")
     run.add_argument("--beta", type=float, help="missed-deviation rate (overrides each scenario's)")
     run.add_argument("--json", type=Path, help="write the run document (verdicts, counts, findings) here")
+    run.add_argument("--html", type=Path, help="write a self-contained HTML report of the run here")
     run.add_argument("--jsonl-dir", type=Path, help="write one JSON line per request, a file per probe")
     run.add_argument(
         "--journal", type=Path, help="change journal (default: per target, under ~/.local/state)"
@@ -228,6 +229,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if tmp is not None:
             tmp.cleanup()
     print(verdict_table(results))
+    if args.html:
+        from harness.htmlreport import write_report
+
+        write_report(results, runner.traces, args.html, target=target.name)
     if args.json:
         args.json.write_text(
             json.dumps(run_document(results, target=target.name, seed=args.seed), indent=2) + "\n"
@@ -277,6 +282,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
                     f"  metrics:    {lab.info.metrics_url}\n"
                     f"  api:        {lab.info.api_url}\n"
                     f"  traces:     {admin}/api/traces?service=productpage.default\n"
+                    f"  mesh view:  {admin}/ui\n"
                     + (f"  prometheus: {lab.info.prometheus_url}\n" if lab.info.prometheus_url else "")
                     + "stop with Ctrl-C",
                     flush=True,

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import JournalError
+from harness.errors import InputError, JournalError, TargetError
 
 SERVER_FIELDS = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink")
 
@@ -123,22 +123,53 @@ class Journal:
 
 
 def restore(journal: Journal, kube) -> list[str]:  # kube: harness.kube.KubeClient
-    """Put every journalled object back; return one line per conflict (objects changed by someone else)."""
+    """Put every journalled object back; return one line per conflict (objects changed by someone else).
+
+    An object that cannot be put back (the API server went away, or refused the old spec) is kept in the
+    journal, which then holds only those objects, and a TargetError says how to finish with
+    `bookinfo-harness restore`; everything else is still put back.
+    """
     conflicts: list[str] = []
-    for entry in reversed(journal.entries):
-        live = kube.get(entry.kind, entry.namespace, entry.name)
-        where = f"{entry.kind} {entry.namespace + '/' if entry.namespace else ''}{entry.name}"
-        if live is not None and entry.changed_since_applied(live):
-            conflicts.append(f"{where} was changed by someone else since the harness applied it; left as is")
+    restored: set[int] = set()
+    first_error: str | None = None
+    for index in reversed(range(len(journal.entries))):
+        try:
+            conflict = _restore_one(journal.entries[index], kube)
+        except (TargetError, InputError) as exc:
+            first_error = first_error or str(exc)
+            if isinstance(exc, TargetError) and "cannot reach" in str(exc):
+                break  # the API server is gone: the remaining entries would fail the same way
             continue
-        if entry.prior is None:
-            if live is not None:
-                kube.delete(entry.kind, entry.namespace, entry.name)
-            continue
-        prior = json.loads(json.dumps(entry.prior))
-        if live is None:
-            kube.create(prior)
-        else:
-            prior["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
-            kube.replace(prior)
+        restored.add(index)
+        if conflict:
+            conflicts.append(conflict)
+    if first_error is not None:
+        journal.entries = [e for i, e in enumerate(journal.entries) if i not in restored]
+        journal._write()
+        raise TargetError(
+            f"could not put back {len(journal.entries)} object(s): {first_error}; the journal "
+            f"{journal.path} keeps them: run `bookinfo-harness restore --journal {journal.path}` "
+            "once the API server is reachable"
+        )
     return conflicts
+
+
+def _restore_one(entry: Entry, kube) -> str | None:  # type: ignore[no-untyped-def]
+    live = kube.get(entry.kind, entry.namespace, entry.name)
+    where = f"{entry.kind} {entry.namespace + '/' if entry.namespace else ''}{entry.name}"
+    if live is not None and entry.changed_since_applied(live):
+        return f"{where} was changed by someone else since the harness applied it; left as is"
+    if entry.prior is None:
+        if live is not None:
+            kube.delete(entry.kind, entry.namespace, entry.name)
+        return None
+    prior = json.loads(json.dumps(entry.prior))
+    if live is None:
+        kube.create(prior)
+    else:
+        prior["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        kube.replace(prior)
+    return None
+
+
+__all__ = ["Entry", "Journal", "restore"]

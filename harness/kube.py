@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -92,6 +93,12 @@ class KubeClient:
             raise TargetError(f"kubeconfig {kubeconfig or '~/.kube/config'}: {exc}") from None
         except FileNotFoundError:
             raise TargetError(f"kubeconfig {kubeconfig}: file not found") from None
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError) as exc:
+            # unreadable, not YAML, or not shaped like a kubeconfig; the exception text never carries
+            # credentials, but only its type is reported to be sure
+            raise TargetError(
+                f"kubeconfig {kubeconfig or '~/.kube/config'}: not a usable kubeconfig ({type(exc).__name__})"
+            ) from None
         configuration.retries = 0
         self.host = configuration.host
         self.api = client.ApiClient(configuration)
@@ -129,7 +136,9 @@ class KubeClient:
                 query_params=list((query or {}).items()),
                 header_params=headers,
                 auth_settings=["BearerToken"],
-                body=json.dumps(body) if body is not None else None,
+                # JSON bodies go as objects: the client serializes them itself (a string would be encoded
+                # twice, as one JSON string); other types (apply-patch+yaml) go as text, sent verbatim.
+                body=body if body is None or _is_json(content_type) else json.dumps(body),
             )
             response = self.api.call_api(
                 method, url, header_params=header_params, body=serialized, _request_timeout=(5, 30)
@@ -142,7 +151,18 @@ class KubeClient:
             return None
         if status >= 400:
             raise _api_error(status, data, what or path, self.host)
-        return json.loads(data) if data else None
+        if not data:
+            return None
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            raise TargetError(
+                f"{what or path}: the API server at {self.host} answered HTTP {status} with something that "
+                "is not a JSON object (is this a Kubernetes API server?)"
+            )
+        return payload
 
     # -- verbs -----------------------------------------------------------------------------------------------
     def get(self, kind: str, namespace: str | None, name: str) -> dict | None:
@@ -213,6 +233,11 @@ class KubeClient:
         return str(data.get("gitVersion", "unknown"))
 
 
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
 def _reason(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None)
     text = str(reason or exc)
@@ -232,9 +257,13 @@ def _reason(exc: BaseException) -> str:
 def _api_error(status: int, data: bytes, what: str, host: str) -> Exception:
     try:
         payload = json.loads(data)
-        message = payload.get("message") or data.decode(errors="replace")
     except ValueError:
-        message = data.decode(errors="replace")[:200]
+        payload = None
+    if isinstance(payload, dict) and payload.get("message"):
+        message = str(payload["message"])
+    else:
+        message = data.decode(errors="replace")
+    message = " ".join(message.split())[:500]
     if status in (401, 403):
         return TargetError(f"{what}: the API server at {host} refused access ({status}): {message}")
     if status == 404:

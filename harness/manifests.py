@@ -5,6 +5,9 @@ Pure apart from `load_manifest_file`, the one function that reads a file.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,8 +38,9 @@ def parse_manifests(text: str, source: str = "<input>") -> list[dict]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"{where}: malformed YAML: {problem}") from None
+        raise InputError(f"{where}: malformed YAML: {yaml_problem(exc)}") from None
+    except (ValueError, RecursionError) as exc:  # `2001-13-45`, `!!int x`, nesting deeper than Python's stack
+        raise InputError(f"{source}: malformed YAML: {yaml_problem(exc)}") from None
     objects = []
     for index, doc in enumerate(documents, start=1):
         if doc is None:
@@ -60,9 +64,33 @@ def check_object(doc: object, where: str) -> dict:
             f"(served: {', '.join(KNOWN_KINDS[kind])})"
         )
     meta = doc.get("metadata")
-    if not isinstance(meta, Mapping) or not meta.get("name"):
+    if not isinstance(meta, Mapping) or not meta.get("name") or not isinstance(meta.get("name"), str):
         raise InputError(f"{where}: {kind} has no metadata.name")
-    return dict(doc)
+    return _as_json(doc, where)
+
+
+def yaml_problem(exc: BaseException) -> str:
+    """One line saying what is wrong with a YAML text (PyYAML's messages span several lines)."""
+    text = getattr(exc, "problem", None) or str(exc) or type(exc).__name__
+    if isinstance(exc, RecursionError):
+        text = "nested too deeply"
+    return " ".join(str(text).split())[:200]
+
+
+def _json_scalar(value: object) -> object:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()  # what kubectl sends for an unquoted YAML timestamp
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()  # !!binary: the API's own encoding of bytes
+    raise TypeError(f"a YAML {type(value).__name__} has no JSON form")
+
+
+def _as_json(doc: Mapping[str, object], where: str) -> dict:
+    """The object as the API server will see it (JSON), refusing what JSON cannot carry."""
+    try:
+        return json.loads(json.dumps(doc, default=_json_scalar))
+    except (TypeError, ValueError, RecursionError) as exc:  # sets, non-string keys, alias cycles
+        raise InputError(f"{where}: cannot be sent as JSON: {yaml_problem(exc)}") from None
 
 
 def load_manifest_file(path: Path) -> list[dict]:

@@ -98,11 +98,15 @@ class LabMetrics:
             response = httpx.get(self.url, timeout=10)
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            raise TargetError(f"metrics at {self.url} unavailable: {exc}") from None
+            raise TargetError(f"metrics at {self.url} unavailable: {_one_line(exc)}") from None
         return parse_prometheus_text(response.text, "istio_requests_total")
 
 
 METRIC = "istio_requests_total"
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join((str(exc) or type(exc).__name__).split())[:300]
 
 
 def selector(metric: str = METRIC, **labels: str) -> str:
@@ -203,7 +207,11 @@ class PrometheusMetrics:
             response = httpx.get(f"{self.url}{path}", params=dict(params), timeout=self.timeout_s)
             data = response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise TargetError(f"Prometheus at {self.url} unavailable: {exc}") from None
+            raise TargetError(f"Prometheus at {self.url} unavailable: {_one_line(exc)}") from None
+        if not isinstance(data, dict):
+            raise TargetError(
+                f"Prometheus at {self.url} answered something that is not a Prometheus API reply"
+            )
         if data.get("status") != "success":
             raise TargetError(
                 f"Prometheus at {self.url} rejected {params.get('query', path)!r}: "

@@ -7,6 +7,7 @@ This is the imperative shell around the pure parts (scenario, oracle, classify, 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import tempfile
 import time
@@ -19,7 +20,8 @@ import httpx
 from harness import oracle
 from harness.checks import CheckResult, check_object, check_pods
 from harness.drivers.aio import DriveConfig, drive
-from harness.errors import HarnessError, TargetError
+from harness.errors import HarnessError, InputError, TargetError
+from harness.htmlreport import ConvergenceTrace, trace_key
 from harness.journal import Journal
 from harness.kube import describe
 from harness.metrics import mirror_count
@@ -147,6 +149,7 @@ class Runner:
         self.journal = journal
         self.options = options or RunOptions()
         self.on_event = on_event or (lambda name, data: None)
+        self.traces: dict[str, ConvergenceTrace] = {}  # how each test's shares converged (HTML report)
 
     async def run(self, scenario: Scenario) -> ScenarioResult:
         started = time.monotonic()
@@ -157,7 +160,7 @@ class Runner:
         except HarnessError as exc:
             result.status = Status.FAIL if not isinstance(exc, TargetError) else Status.INCONCLUSIVE
             result.error = str(exc)
-            if isinstance(exc, TargetError):
+            if isinstance(exc, TargetError | InputError):
                 raise
         finally:
             result.seconds = time.monotonic() - started
@@ -191,10 +194,11 @@ class Runner:
             result.checks += await self._check_routes(scenario.routes)
 
         for probe in scenario.probes:
-            before = self._metrics_snapshot() if scenario.mirror and probe.traffic.user is None else None
+            judge_mirror = scenario.mirror is not None and probe.traffic.user is None
+            before = self._metrics_snapshot() if judge_mirror else (None, "")
             probe_result = await self._run_probe(scenario, probe, alpha, beta, predictions.get(probe.name))
             result.probes.append(probe_result)
-            if before is not None:
+            if judge_mirror:
                 result.mirror = await self._mirror_verdict(scenario, before, alpha, beta)
 
         statuses = [p.status for p in result.probes]
@@ -304,12 +308,21 @@ class Runner:
             return locust.to_probe_result()
         decided: dict[str, bool] = {}
 
+        traces = {
+            k: ConvergenceTrace(dict(t.expected), tolerance=scenario.tolerance) for k, t in tests.items()
+        }
+        for key, trace in traces.items():
+            self.traces[trace_key(scenario.name, probe.name, key)] = trace
+
         def on_observation(observation: Observation) -> bool:
             outcome = observation.outcome
             values = {"reviews": outcome.version.value, "pages": outcome.state.value}
             for key, test in tests.items():
-                if key not in decided and test.observe(values[key]) is not None:
-                    decided[key] = True
+                if key not in decided:
+                    verdict = test.observe(values[key])
+                    traces[key].observe(values[key], verdict)
+                    if verdict is not None:
+                        decided[key] = True
             return len(decided) == len(tests)
 
         summary = await drive(config, on_observation)
@@ -365,28 +378,37 @@ class Runner:
                 GATE_TIMEOUT_S,
             )
 
-    def _metrics_snapshot(self):  # type: ignore[no-untyped-def]
+    def _metrics_snapshot(self) -> tuple[dict | None, str]:
+        """Istio's request counters now, or None and the reason they cannot be read."""
         if self.target.metrics is None:
-            return None
+            return None, "no metrics source on this target (pass --prometheus-url)"
         try:
-            return self.target.metrics.snapshot()
+            return self.target.metrics.snapshot(), ""
         except TargetError as exc:
             log.warning("%s", exc)
-            return None
+            return None, str(exc)
 
-    async def _mirror_verdict(self, scenario: Scenario, before, alpha: float, beta: float) -> Verdict:  # type: ignore[no-untyped-def]
+    async def _mirror_verdict(
+        self, scenario: Scenario, before: tuple[dict | None, str], alpha: float, beta: float
+    ) -> Verdict:
         assert scenario.mirror is not None
         workload, share = next(iter(scenario.mirror.items()))
         expected = {"mirrored": share, "not-mirrored": 1.0 - share}
-        if before is None:
-            return decide_counts({}, expected, tolerance=scenario.tolerance, alpha=alpha, beta=beta)
-        await asyncio.sleep(MIRROR_SETTLE_S)
-        after = self._metrics_snapshot()
-        if after is None:
-            return decide_counts({}, expected, tolerance=scenario.tolerance, alpha=alpha, beta=beta)
+        samples_before, problem = before
+        samples_after = None
+        if samples_before is not None:
+            await asyncio.sleep(MIRROR_SETTLE_S)
+            samples_after, problem = self._metrics_snapshot()
+        if samples_before is None or samples_after is None:
+            unmeasured = decide_counts({}, expected, tolerance=scenario.tolerance, alpha=alpha, beta=beta)
+            return dataclasses.replace(unmeasured, reason=f"mirroring not measured: {problem}")
         service = workload.rsplit("-", 1)[0]
         count = mirror_count(
-            before, after, service=service, mirror_workload=workload, namespace=scenario.namespace
+            samples_before,
+            samples_after,
+            service=service,
+            mirror_workload=workload,
+            namespace=scenario.namespace,
         )
         mirrored = min(count.mirrored, count.routed)
         counts = {"mirrored": mirrored, "not-mirrored": count.routed - mirrored}

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import yaml
 
-from harness.errors import ScenarioError
+from harness.errors import InputError, ScenarioError
+from harness.manifests import KNOWN_KINDS, load_manifest_file, yaml_problem
 
 VERSIONS = ("v1", "v2", "v3")
 PAGE_STATES = ("ok", "ratings-unavailable", "reviews-error", "details-error", "mesh-error", "not-bookinfo")
@@ -214,10 +215,10 @@ class _Reader:
 def parse_scenario(text: str, *, source: str = "<scenario>", base_dir: Path = Path(".")) -> Scenario:
     try:
         raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "parse"
-        raise ScenarioError(f"{source}: {where}: malformed YAML: {getattr(exc, 'problem', exc)}") from None
+        raise ScenarioError(f"{source}: {where}: malformed YAML: {yaml_problem(exc)}") from None
     r = _Reader(source, base_dir)
     data = r.mapping(raw, "top level", _TOP_KEYS)
     name = data.get("name")
@@ -242,6 +243,13 @@ def parse_scenario(text: str, *, source: str = "<scenario>", base_dir: Path = Pa
     delete = data.get("delete") or []
     if not isinstance(delete, list) or not all(isinstance(d, str) for d in delete):
         raise r.fail("delete", 'expected a list of "Kind/name" strings or files')
+    for index, item in enumerate(delete):
+        kind, _, obj_name = item.partition("/")
+        if kind not in KNOWN_KINDS or not obj_name:
+            raise r.fail(
+                f"delete[{index}]",
+                f'{item!r} is not "Kind/name" with a known kind ({", ".join(KNOWN_KINDS)})',
+            )
     pods = tuple(
         _pod_check(r, entry, f"expect.pods[{i}]") for i, entry in enumerate(expect.get("pods") or [])
     )
@@ -325,4 +333,16 @@ def load_scenario(path: Path) -> Scenario:
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot read scenario: {exc}") from None
     scenario = parse_scenario(text, source=str(path), base_dir=path.resolve().parent)
+    check_manifests(scenario, str(path))
     return Scenario(**{**scenario.__dict__, "path": path})
+
+
+def check_manifests(scenario: Scenario, source: str) -> None:
+    """Read and check every manifest the scenario applies, so bad YAML or an unknown kind stops the run
+    before anything is changed (instead of half-way through applying)."""
+    for where, items in (("setup", scenario.setup), ("apply", scenario.apply)):
+        for index, item in enumerate(items):
+            try:
+                load_manifest_file(item.path)
+            except InputError as exc:
+                raise ScenarioError(f"{source}: {where}[{index}]: {exc}") from None

@@ -11,11 +11,12 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential_jitter
 
-from harness.errors import TargetError
+from harness.errors import InputError, TargetError
 from harness.journal import Journal
 from harness.kube import KubeClient, describe, object_key
 from harness.lab.injection import inject_objects
@@ -187,10 +188,38 @@ def lab_target(info, namespace: str = "default") -> Target:  # info: harness.lab
     )
 
 
+def check_gateway_url(url: str, *, timeout_s: float = 5.0) -> str:
+    """The gateway URL normalised, after one request shows that an HTTP server answers there.
+
+    Only reachability is checked: before a scenario's setup a good gateway may well answer 404. Whether the
+    answers are Bookinfo is the driver's call (harness.drivers.aio), per response.
+    """
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise InputError(f"--gateway-url {url!r}: expected http://HOST:PORT or https://HOST:PORT")
+    try:
+        port = parsed.port
+    except ValueError:
+        raise InputError(f"--gateway-url {url!r}: the port is not a number in 1-65535") from None
+    if port == 0:
+        raise InputError(f"--gateway-url {url!r}: the port is not a number in 1-65535")
+    base = url.rstrip("/")
+    try:
+        with (
+            httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False) as client,
+            client.stream("GET", f"{base}/productpage") as response,
+        ):
+            response.close()  # the status line is enough; never read a body here
+    except httpx.HTTPError as exc:
+        reason = " ".join((str(exc) or type(exc).__name__).split())[:200]
+        raise TargetError(f"gateway {base} unreachable: {reason} (check --gateway-url)") from None
+    return base
+
+
 def cluster_target(
     *, kubeconfig, context, namespace: str, gateway_url: str | None, prometheus_url: str | None
 ) -> Target:
     kube = KubeClient(kubeconfig=kubeconfig, context=context)
-    url = gateway_url or discover_gateway_url(kube)
+    url = check_gateway_url(gateway_url or discover_gateway_url(kube))
     metrics = PrometheusMetrics(prometheus_url) if prometheus_url else None
     return Target(kube, namespace, url, metrics, name=f"cluster {kube.host}")

@@ -183,6 +183,9 @@ class Lab:
             self._publish_gateway_port(self.gateway_listener.port)
             self.admin_listener = Listener(self._admin, host=opts.host, port=opts.admin_port, name="admin")
             await self.admin_listener.start()
+            from harness.lab import ui
+
+            ui.install(self)
             self.api = KubeApiServer(
                 self.store,
                 KubeApiConfig(

@@ -170,6 +170,10 @@ class WorkloadController:
                 for pod in owned:
                     self._delete_pod(pod)
                     changed = True
+        for rs in self._store.list("ReplicaSet"):  # ReplicaSets of deleted Deployments go with them
+            owner = rs["metadata"].get("labels", {}).get("lab.bookinfo-harness.io/deployment")
+            if owner and (rs["metadata"]["namespace"], owner) not in deployments:
+                self._store.delete("ReplicaSet", rs["metadata"]["namespace"], rs["metadata"]["name"])
         # Pods deleted through the API: stop their listeners.
         live = {(p["metadata"]["namespace"], p["metadata"]["name"]) for p in self._store.list("Pod")}
         for key in [k for k in self.pods if k not in live]:

@@ -776,6 +776,9 @@ class KubeApiServer:
             new = self._apply_patch(scale, raw, MERGE_PATCH if media == STRATEGIC_PATCH else media, t.rt)
         else:
             raise self._method_not_allowed(method)
+        for part in ("metadata", "spec"):
+            if new.get(part) is not None and not isinstance(new.get(part), dict):
+                raise StoreError(400, "BadRequest", f"Scale {part} must be an object")
         replicas = (new.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
             raise StoreError(
