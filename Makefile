@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/bookinfo-harness run --seed-exercise
+	$(VENV)/bin/bookinfo-harness run --exercise
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
