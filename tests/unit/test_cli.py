@@ -82,3 +82,11 @@ def test_inject_adds_the_sidecar_to_every_deployment_on_stdin() -> None:
 def test_run_with_an_unknown_scenario_name_says_which_exist() -> None:
     done = cli("run", "no-such-scenario")
     assert done.returncode == 2 and "reviews-50-50" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_makefile_run_target_uses_options_the_cli_has() -> None:
+    from harness.cli import build_parser
+
+    line = next(li for li in (ROOT / "Makefile").read_text().splitlines() if "bookinfo-harness run" in li)
+    args = line.split("bookinfo-harness", 1)[1].split()
+    assert build_parser().parse_args(args).exercise
