@@ -40,6 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--budget", type=float, default=300.0, help="seconds per contestant (default 300)")
     p.add_argument("--config-only", action="store_true", help="skip behaviour checks (they score zero)")
     p.add_argument("--json", type=Path, help="write the score sheets as JSON")
+    p.add_argument("--html", type=Path, help="write the score sheets as one self-contained HTML page")
     p.add_argument("--junit", type=Path, help="write JUnit XML (a points property per test case)")
     p.add_argument("--classroom", type=Path, help="write GitHub Classroom-shaped JSON")
     p.add_argument("--baseline", type=Path, help="record object identities now (exam start) to this file")
@@ -114,6 +115,10 @@ def _grade(args: argparse.Namespace) -> int:
         print(report.summary(sheets))
     if args.json:
         args.json.write_text(report.dumps(report.document(sheets)))
+    if args.html:
+        from harness.htmlreport import write_grade_report
+
+        write_grade_report(report.document(sheets), args.html)
     if args.junit:
         args.junit.write_text(report.junit(sheets))
     if args.classroom:

@@ -84,7 +84,7 @@ def test_cli_writes_json_junit_classroom_and_baseline(tmp_path: Path) -> None:
                 }
             )
         )
-        out = {k: tmp_path / f"out.{k}" for k in ("json", "junit", "classroom", "baseline")}
+        out = {k: tmp_path / f"out.{k}" for k in ("json", "junit", "classroom", "baseline", "html")}
         base = ["grade", "--rubric", str(RUBRIC), "--targets", str(targets)]
         assert run(parser.parse_args([*base, "--baseline", str(out["baseline"])])) == 0  # exam start
         target = lab_target(info)
@@ -102,6 +102,8 @@ def test_cli_writes_json_junit_classroom_and_baseline(tmp_path: Path) -> None:
                     str(out["classroom"]),
                     "--since",
                     str(out["baseline"]),
+                    "--html",
+                    str(out["html"]),
                 ]
             )
         )
@@ -117,6 +119,11 @@ def test_cli_writes_json_junit_classroom_and_baseline(tmp_path: Path) -> None:
     classroom = json.loads(out["classroom"].read_text())
     assert classroom["status"] == "pass" and classroom["max_score"] == 100
     assert sum(t["score"] for t in classroom["tests"]) == 100
+    page = out["html"].read_text()
+    assert (
+        page.lower().startswith("<!doctype html>") and "alice" in page and "100/100" in page.replace(" ", "")
+    )
+    assert 'src="http' not in page and 'href="http' not in page  # self-contained
 
 
 def test_cli_unreachable_target_exits_3(tmp_path: Path) -> None:
