@@ -8,59 +8,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
 
-import pytest
 from _locustlab import ARTIFACTS, apply_scenario, free_port, locust_command, locust_env
+from chromium_support import chromium, needs_chromium, text
 
-CHROMIUM = next(
-    (
-        p
-        for p in (
-            shutil.which("chromium"),
-            "/usr/bin/chromium",
-            shutil.which("chromium-browser"),
-            shutil.which("google-chrome"),
-        )
-        if p and Path(p).exists()
-    ),
-    None,
-)
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"
-)
-
-
-def _chromium(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    assert CHROMIUM is not None
-    return subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-            f"--user-data-dir={profile}",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def _text(dom: str) -> str:
-    return " ".join(re.sub(r"<script.*?</script>|<[^>]+>", " ", dom, flags=re.S).split())
+pytestmark = needs_chromium
 
 
 def _wait_json(url: str, ready, timeout_s: float = 20.0):  # type: ignore[no-untyped-def]
@@ -110,16 +65,16 @@ def test_tab_shows_live_shares_and_verdict(lab, tmp_path) -> None:  # type: igno
         assert split["identities"][0]["verdict"]["status"] == "PASS"
         ARTIFACTS.mkdir(exist_ok=True)
 
-        dom = _chromium(tmp_path / "p1", "--virtual-time-budget=5000", "--dump-dom", base + "/?tab=bookinfo")
-        text = _text(dom.stdout)
-        assert "Bookinfo split" in text, text[:2000]
-        match = re.search(r"anonymous v3 (\d+) 1\.000 \[0\.\d+, 1\.000\] 1\.000 PASS", text)
-        assert match and int(match.group(1)) >= 76, text[:3000]  # 10 gated + 66 decisive pages at least
-        assert "PASS: every share within +-0.1 of expected after 66 requests" in text
+        dom = chromium(tmp_path / "p1", "--virtual-time-budget=5000", "--dump-dom", base + "/?tab=bookinfo")
+        shown = text(dom)
+        assert "Bookinfo split" in shown, shown[:2000]
+        match = re.search(r"anonymous v3 (\d+) 1\.000 \[0\.\d+, 1\.000\] 1\.000 PASS", shown)
+        assert match and int(match.group(1)) >= 76, shown[:3000]  # 10 gated + 66 decisive pages at least
+        assert "PASS: every share within +-0.1 of expected after 66 requests" in shown
 
         shot = ARTIFACTS / "locust-bookinfo-tab.png"
         shot.unlink(missing_ok=True)
-        _chromium(
+        chromium(
             tmp_path / "p2",
             "--virtual-time-budget=5000",
             "--window-size=1400,900",
@@ -128,12 +83,12 @@ def test_tab_shows_live_shares_and_verdict(lab, tmp_path) -> None:  # type: igno
         )
         assert shot.exists() and shot.stat().st_size > 10_000
 
-        dom = _chromium(tmp_path / "p3", "--virtual-time-budget=3000", "--dump-dom", base + "/bookinfo/")
-        assert 'data-loaded="1"' in dom.stdout and "<svg" in dom.stdout and "<path" in dom.stdout
-        assert re.search(r'data-version="v3".*?100\.0%', dom.stdout, flags=re.S)
+        dom = chromium(tmp_path / "p3", "--virtual-time-budget=3000", "--dump-dom", base + "/bookinfo/")
+        assert 'data-loaded="1"' in dom and "<svg" in dom and "<path" in dom
+        assert re.search(r'data-version="v3".*?100\.0%', dom, flags=re.S)
         chart = ARTIFACTS / "locust-bookinfo-chart.png"
         chart.unlink(missing_ok=True)
-        _chromium(
+        chromium(
             tmp_path / "p4",
             "--virtual-time-budget=3000",
             "--window-size=1000,700",

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import random
-import re
 import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
+from chromium_support import chromium, needs_chromium, text  # noqa: F401  (re-exported)
 
 from harness.checks import CheckResult
 from harness.htmlreport import ConvergenceTrace, trace_key
@@ -18,45 +16,6 @@ from harness.verdict import SequentialSplitTest, Status, decide_counts
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "ui"
 DOCS_SHOTS = ROOT / "docs" / "screenshots"
-
-CHROMIUM = next(
-    (
-        p
-        for p in (shutil.which("chromium"), "/usr/bin/chromium", shutil.which("chromium-browser"))
-        if p and Path(p).exists()
-    ),
-    None,
-)
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does)"
-)
-
-
-def chromium(profile: Path, *args: str, timeout: float = 60) -> str:
-    """Run headless Chromium once (no network beyond loopback, throwaway profile); return its stdout."""
-    assert CHROMIUM is not None
-    done = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-            f"--user-data-dir={profile}",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
 
 
 def screenshot(profile: Path, url: str, name: str, size: str = "1280,900", budget_ms: int = 2500) -> Path:
@@ -76,10 +35,6 @@ def publish(shot: Path) -> Path:
     target = DOCS_SHOTS / shot.name
     shutil.copyfile(shot, target)
     return target
-
-
-def text(dom: str) -> str:
-    return " ".join(re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", dom, flags=re.S).split())
 
 
 def _probe(

@@ -11,7 +11,7 @@ import contextlib
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from harness.envoy import (
@@ -87,13 +87,13 @@ def _shadow(authority: str) -> str:
     return f"{authority}-shadow"
 
 
-class _SidecarUpstream:
-    """An injected pod's outbound path: its app talks to the local Envoy."""
+class _PodUpstream:
+    """A pod's outbound path, bound to its caller: the local Envoy when injected, kube-proxy otherwise."""
 
-    __slots__ = ("_caller", "_mesh")
+    __slots__ = ("_caller", "_send")
 
-    def __init__(self, mesh: Mesh, caller: Endpoint) -> None:
-        self._mesh = mesh
+    def __init__(self, send: Callable[..., Awaitable[HttpResponse]], caller: Endpoint) -> None:
+        self._send = send
         self._caller = caller
 
     async def request(
@@ -105,28 +105,7 @@ class _SidecarUpstream:
         body: bytes = b"",
         timeout_s: float | None = None,
     ) -> HttpResponse:
-        return await self._mesh._sidecar_outbound(self._caller, method, url, headers, body, timeout_s)
-
-
-class _KubeProxyUpstream:
-    """An uninjected pod's outbound path: DNS -> ClusterIP -> a random ready endpoint, no mesh semantics."""
-
-    __slots__ = ("_caller", "_mesh")
-
-    def __init__(self, mesh: Mesh, caller: Endpoint) -> None:
-        self._mesh = mesh
-        self._caller = caller
-
-    async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        body: bytes = b"",
-        timeout_s: float | None = None,
-    ) -> HttpResponse:
-        return await self._mesh._kube_proxy(self._caller, method, url, headers, body, timeout_s)
+        return await self._send(self._caller, method, url, headers, body, timeout_s)
 
 
 class Mesh:
@@ -179,7 +158,7 @@ class Mesh:
     # -- data plane entry points ----------------------------------------------------------------------------
     def outbound(self, caller: Endpoint) -> Upstream:
         """The Upstream the app in `caller` uses: its sidecar when injected, kube-proxy otherwise."""
-        return _SidecarUpstream(self, caller) if caller.injected else _KubeProxyUpstream(self, caller)
+        return _PodUpstream(self._sidecar_outbound if caller.injected else self._kube_proxy, caller)
 
     def inbound(self, pod: Endpoint, app: Handler) -> Handler:
         """Wrap an injected pod's app with its inbound sidecar (reporter=destination metrics, log, trace)."""
