@@ -1,5 +1,10 @@
 """Requests to a verdict: the sequential test's mean and p99 sample size over seeded repetitions, next to
-Wald's expected sample size and the fixed-sample test at the same alpha, beta and delta (pure simulation)."""
+Wald's expected sample size, the fixed-sample test at the same alpha, beta and delta, and the floor that no
+two-sided sequential test can beat on average (pure computation and simulation).
+
+The floor (:func:`harness.stats.two_sided_floor`) is computed for the largest share against its own +-delta
+(the other shares rescaled). For a 2-way split that is the whole problem; for more categories it is a lower
+bound of the harder k-way problem, which must also reject the other categories' half-spaces."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import math
 import random
 import statistics
 
+from harness.stats import two_sided_floor
 from harness.verdict import SequentialSplitTest, fixed_sample_size
 
 ALPHA = BETA = 0.001
@@ -46,7 +52,7 @@ def wald_multinomial_e0(expected: dict[str, float], tolerance: float) -> float:
     return best
 
 
-def main(repetitions: int = 300) -> dict[str, dict[str, float]]:
+def main(repetitions: int = 1000) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for name, expected, tolerance in CASES:
         rng = random.Random(20261125)
@@ -55,14 +61,17 @@ def main(repetitions: int = 300) -> dict[str, dict[str, float]]:
         if p0 < 1:
             wald = wald_multinomial_e0(expected, tolerance)
             fixed = float(fixed_sample_size(p0, tolerance, ALPHA, BETA))
+            floor = two_sided_floor(p0, tolerance, ALPHA, BETA)
         else:  # 100%: the exact leak bound is the floor, ln(beta) / ln(1 - delta) leak-free pages
-            wald = fixed = float(math.ceil(math.log(BETA) / math.log(1 - tolerance)))
+            wald = fixed = floor = float(math.ceil(math.log(BETA) / math.log(1 - tolerance)))
         out[name] = {
             "mean": statistics.fmean(ns),
             "p99": ns[int(0.99 * (len(ns) - 1))],
             "wald_e0": wald,
             "fixed_n": fixed,
+            "floor": floor,
             "mean_over_wald": statistics.fmean(ns) / wald,
+            "mean_over_floor": statistics.fmean(ns) / floor,
         }
     return out
 

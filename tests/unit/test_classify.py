@@ -13,14 +13,23 @@ from typing import NamedTuple
 
 import pytest
 
-from harness.classify import classify_file, classify_page, classify_page_reference, classify_response
+from harness.classify import (
+    PAGE_MEMO_SIZE,
+    classify_file,
+    classify_page,
+    classify_page_memo_size,
+    classify_page_reference,
+    classify_page_uncached,
+    classify_response,
+)
 from harness.model import Era, PageOutcome, PageState, Version
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "real-bookinfo"
 
 Classifier = Callable[[str | bytes], PageOutcome]
 IMPLEMENTATIONS = [
-    pytest.param(classify_page, id="fast"),
+    pytest.param(classify_page_uncached, id="fast"),
+    pytest.param(classify_page, id="fast-memo"),
     pytest.param(classify_page_reference, id="reference"),
 ]
 
@@ -91,7 +100,16 @@ def test_fixture_page_classifies_as_index_says(row: IndexRow, classify: Classifi
 @pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
 def test_fast_and_reference_agree_on_every_field(page: Path) -> None:
     html = page.read_bytes()
-    assert classify_page(html) == classify_page_reference(html)
+    assert classify_page_uncached(html) == classify_page_reference(html)
+
+
+def test_the_memo_answers_repeated_bodies_like_the_classifier_and_stays_bounded() -> None:
+    pages = [page.read_bytes() for page in PAGES]
+    variants = [page + b"<!-- %d -->" % i for i in range(PAGE_MEMO_SIZE) for page in pages[:2]]
+    for body in [*pages, *pages, *variants, *pages]:
+        assert classify_page(body) == classify_page_uncached(body)
+        assert classify_page(body.decode()) == classify_page_uncached(body)
+    assert classify_page_memo_size() <= PAGE_MEMO_SIZE
 
 
 @pytest.mark.parametrize(

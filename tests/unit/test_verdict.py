@@ -20,6 +20,7 @@ from harness.stats import (
     fixed_sample_size,
     leak_min_requests,
     mixture_confidence_sequence,
+    two_sided_floor,
     wald_expected_sample_size,
 )
 from harness.verdict import (
@@ -386,6 +387,34 @@ def test_wald_and_fixed_sample_sizes_match_the_document() -> None:
     assert fixed_sample_size(0.8, 0.1, 0.001, 0.001) > 511
     with pytest.raises(ValueError):
         fixed_sample_size(0.5, 0.1, 0.001, 0.001, method="guess")
+
+
+def test_two_sided_floor_lies_between_walds_one_sided_figure_and_the_sequential_test() -> None:
+    # Wald's one-sided E0[N] bounds one side only (data-processing inequality); a PASS must reject both, so
+    # the floor is higher. Our test is a valid test, so its mean (seeded, 1,000 runs) cannot be below it.
+    floor = two_sided_floor(0.5, 0.2, 0.01, 0.01)
+    one_sided = wald_expected_sample_size(0.5, 0.7, 0.01, 0.01)[0]
+    rng = random.Random(7)
+    sizes = []
+    for _ in range(1000):
+        test = SequentialSplitTest(HALF, tolerance=0.2, alpha=0.01, beta=0.01, max_requests=100_000)
+        while test.observe(rng.choice(["v1", "v3"])) is None:
+            pass
+        sizes.append(test.n)
+    mean = sum(sizes) / len(sizes)
+    assert 1.3 * one_sided < floor < mean  # 51.7 < 72.4 < 80.1
+    assert floor > two_sided_floor(0.5, 0.2, 0.05, 0.05)  # stricter error rates cost requests
+
+
+@pytest.mark.parametrize(
+    ("p0", "delta", "alpha", "beta"),
+    [(0.5, 0.5, 0.01, 0.01), (0.1, 0.2, 0.01, 0.01), (0.5, 0.1, 0.0, 0.01), (0.5, 0.1, 0.01, 0.6)],
+)
+def test_two_sided_floor_rejects_impossible_problems(
+    p0: float, delta: float, alpha: float, beta: float
+) -> None:
+    with pytest.raises(ValueError):
+        two_sided_floor(p0, delta, alpha, beta)
 
 
 @pytest.mark.parametrize(
