@@ -11,7 +11,18 @@ import platform
 import sys
 from pathlib import Path
 
-from benchmarks import bench_classify, bench_clients, bench_lab, bench_locust, bench_verdict
+from benchmarks import bench_classify, bench_clients, bench_lab, bench_locust, bench_memory, bench_verdict
+
+
+def classification_share(
+    drivers: dict[str, dict[str, dict[str, float]]], classify: dict[str, dict[str, float]]
+) -> dict[str, float]:
+    """Share of the aio driver's CPU spent classifying at its maximum rate on the static era-B page:
+    (microseconds per page) x (pages per second) / (CPU seconds per second)."""
+    static = next(rows for target, rows in drivers.items() if target.startswith("static page"))
+    aio = static["harness aio driver"]
+    per_page = bench_classify.cost_us(classify["B"])
+    return {kind: per_page[kind] * 1e-6 * aio["rps"] / aio["cpu"] for kind in ("fast", "memo")}
 
 
 def main() -> int:
@@ -25,13 +36,17 @@ def main() -> int:
     }
     print(f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}\n")
 
-    print("== requests to a verdict (alpha = beta = 0.001; 300 seeded runs at the expected split)")
-    verdicts = bench_verdict.main(100 if quick else 300)
-    print(f"{'split':<9}{'mean':>8}{'p99':>8}{'Wald E0':>9}{'mean/Wald':>11}{'fixed n':>9}")
+    runs = 200 if quick else 1000
+    print(f"== requests to a verdict (alpha = beta = 0.001; {runs} seeded runs at the expected split)")
+    verdicts = bench_verdict.main(runs)
+    print(
+        f"{'split':<9}{'mean':>8}{'p99':>8}{'Wald E0':>9}{'mean/Wald':>11}{'floor':>8}{'mean/floor':>12}"
+        f"{'fixed n':>9}"
+    )
     for name, row in verdicts.items():
         print(
             f"{name:<9}{row['mean']:>8.0f}{row['p99']:>8.0f}{row['wald_e0']:>9.0f}{row['mean_over_wald']:>11.2f}"
-            f"{row['fixed_n']:>9.0f}"
+            f"{row['floor']:>8.0f}{row['mean_over_floor']:>12.2f}{row['fixed_n']:>9.0f}"
         )
     results["verdict"] = verdicts
 
@@ -40,6 +55,7 @@ def main() -> int:
     for era, row in classify.items():
         print(
             f"era {era}: fast {row['fast_pages_s']:>7.0f}/s   "
+            f"repeated body (memo) {row['memo_pages_s']:>8.0f}/s   "
             f"reference (bs4) {row['reference_pages_s']:>5.0f}/s"
         )
     results["classify"] = classify
@@ -64,7 +80,25 @@ def main() -> int:
     results["clients"] = clients
 
     print("\n== drivers: classified requests/s on one client core")
-    results["drivers"] = bench_locust.main(["--seconds", "4" if quick else "8"])
+    drivers = bench_locust.main(["--seconds", "4" if quick else "8"])
+    results["drivers"] = drivers
+    results["classification_share"] = share = classification_share(drivers, classify)
+    print(
+        f"classification at the aio driver's maximum rate on the static (era B) page: "
+        f"{share['memo']:.1%} of its CPU (repeated bodies, as under load); "
+        f"{share['fast']:.1%} if every body were new"
+    )
+
+    count = 100_000 if quick else 1_000_000
+    print(f"\n== memory of a {count:,}-request run (aio driver, static page, nothing kept per request)")
+    memory = bench_memory.main(count)
+    print(
+        f"{memory['requests']:,} requests in {memory['seconds']} s: driver RSS "
+        f"{memory['rss_kib']['first_sample']} KiB after {bench_memory.SAMPLE_EVERY:,} -> "
+        f"{memory['rss_kib']['end']} KiB at the end; "
+        f"largest step between samples {memory['largest_step_kib']} KiB"
+    )
+    results["memory"] = memory
 
     out = Path(__file__).with_name("results.json")
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -1,5 +1,5 @@
 """The driver's HTTP client: httpx (the project's chosen client) against aiohttp, asyncio, one core,
-each request classified, against a static Bookinfo page served by a separate process.
+each request classified, against a static Bookinfo page served by nginx (see bench_locust).
 
 This is why the load driver uses aiohttp while httpx serves the low-rate calls (route checks, metrics).
 """
@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
+import tempfile
 import time
+from pathlib import Path
 
 import aiohttp
 import httpx
 
-from benchmarks.bench_locust import FIXTURE, STATIC_SERVER, _free_port, _wait_http
+from benchmarks.bench_locust import _wait_http, start_static_server
 from harness.classify import classify_response
 
 
@@ -52,26 +52,24 @@ async def _aiohttp(url: str, tasks: int, seconds: float) -> int:
 
 
 def main(seconds: float = 5.0) -> dict[str, dict[int, float]]:
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-c", STATIC_SERVER, str(port), str(FIXTURE)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
-            os.sched_setaffinity(server.pid, {0})
-            os.sched_setaffinity(0, {1})
-        url = f"http://127.0.0.1:{port}/productpage"
-        _wait_http(url)
-        out: dict[str, dict[int, float]] = {"httpx": {}, "aiohttp": {}}
-        for tasks in (1, 8, 64):
-            out["httpx"][tasks] = asyncio.run(_httpx(url, tasks, seconds)) / seconds
-            out["aiohttp"][tasks] = asyncio.run(_aiohttp(url, tasks, seconds)) / seconds
-        return out
-    finally:
-        server.terminate()
-        server.wait()
+    with tempfile.TemporaryDirectory(prefix="bench-clients-") as tmp:
+        server_cpus = {0} if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1 else None
+        server, base, _ = start_static_server(Path(tmp), server_cpus)
+        try:
+            if server_cpus:
+                os.sched_setaffinity(0, {1})
+            url = base + "/productpage"
+            _wait_http(url)
+            out: dict[str, dict[int, float]] = {"httpx": {}, "aiohttp": {}}
+            for tasks in (1, 8, 64):
+                out["httpx"][tasks] = asyncio.run(_httpx(url, tasks, seconds)) / seconds
+                out["aiohttp"][tasks] = asyncio.run(_aiohttp(url, tasks, seconds)) / seconds
+            return out
+        finally:
+            server.terminate()
+            server.wait()
+            if server_cpus:
+                os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,16 @@
-"""Classified requests/s on one client core: the Locust user next to the harness's aiohttp driver.
+"""Classified requests/s on one client core: the harness's aiohttp driver next to Locust and to `wrk`.
 
-    .venv/bin/python benchmarks/bench_locust.py [--seconds 8] [--users 16]
+    .venv/bin/python -m benchmarks.bench_locust [--seconds 8] [--users 16]
 
-Two targets, in the same run: a static Bookinfo page (the real 1.19.1 v3 fixture served by a minimal aiohttp
-server, so the client is the bottleneck) and the lab's gateway routed 100% to reviews v3 (the whole mesh on
-loopback). Servers are pinned to CPU 0 and every client to CPU 1 (when there are two CPUs), each client runs
-in its own process, and every response is classified in both drivers. "client CPU" is the client process's CPU
+Two targets, in the same run: a static Bookinfo page (the real 1.19.1 v3 fixture served by nginx, so the
+client is the bottleneck) and the lab's gateway routed 100% to reviews v3 (the whole mesh on loopback).
+Three clients per target: `wrk` (C, no classification: the ceiling of one core), Locust's FastHttpUser and the
+harness's aio driver, both classifying every response. Servers are pinned to CPU 0 and every client to CPU 1
+(when there are two CPUs), each client runs in its own process. "client CPU" is the client process's CPU
 time over wall time (1.0 = the whole core). `main()` prints a table and returns the figures as a dict.
+
+nginx and wrk are Debian packages (`apt-get install nginx-light wrk`); without nginx the page is served by a
+minimal aiohttp server instead, without wrk its rows are left out, and the table says so.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -43,6 +48,27 @@ def on(observation):
 result = asyncio.run(drive(DriveConfig(base_url=url, concurrency=users, max_requests=10**9,
                                        time_budget_s=seconds, request_timeout_s=10), on))
 print(json.dumps({"observed": result.observed, "seconds": result.seconds, "versions": seen}))
+"""
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port};
+        location = /productpage {{ default_type text/html; alias {page}; }}
+    }}
+}}
 """
 
 STATIC_SERVER = """
@@ -143,6 +169,58 @@ def run_aio(url: str, users: int, seconds: float, cpu: str | None) -> dict[str, 
     }
 
 
+def run_wrk(url: str, users: int, seconds: float, cpu: str | None) -> dict[str, float]:
+    command = _pinned(["wrk", "-t1", f"-c{users}", f"-d{int(seconds)}s", url + "/productpage"], cpu)
+    proc, wall, cpu_s = _run_child(command, seconds + 60)
+    match = re.search(r"Requests/sec:\s*([\d.]+)", proc.stdout)
+    total = re.search(r"(\d+) requests in", proc.stdout)
+    if proc.returncode != 0 or not match or not total:
+        raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stdout[-800:]} {proc.stderr[-800:]}")
+    errors = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", proc.stdout)
+    return {
+        "rps": float(match.group(1)),
+        "requests": int(total.group(1)),
+        "failures": int(errors.group(1)) if errors else 0,
+        "cpu": cpu_s / wall,
+    }
+
+
+def _clients(
+    url: str, args: argparse.Namespace, cpu: str | None, workdir: Path
+) -> dict[str, dict[str, float]]:
+    rows: dict[str, dict[str, float]] = {}
+    if shutil.which("wrk"):
+        rows["wrk (ceiling, no classification)"] = run_wrk(url, args.users, args.seconds, cpu)
+    rows["locust FastHttpUser"] = run_locust(url, args.users, args.seconds, cpu, workdir)
+    rows["harness aio driver"] = run_aio(url, args.users, args.seconds, cpu)
+    return rows
+
+
+def start_static_server(workdir: Path, cpus: set[int] | None) -> tuple[subprocess.Popen[bytes], str, str]:
+    """nginx serving the fixture page when installed, else the aiohttp stand-in; (process, url, name)."""
+    port = _free_port()
+    nginx = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/sbin/nginx") if os.access(p, os.X_OK)), None
+    )
+    if nginx:
+        # a world-readable copy: nginx's worker drops to `nobody` when started as root
+        root = workdir / "nginx"
+        root.mkdir(mode=0o755)
+        workdir.chmod(0o755)
+        page = root / "productpage.html"
+        page.write_bytes(FIXTURE.read_bytes())
+        page.chmod(0o644)
+        conf = root / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(tmp=root, port=port, page=page))
+        command, name = [nginx, "-e", "stderr", "-p", str(root), "-c", str(conf)], "nginx"
+    else:
+        command, name = [sys.executable, "-c", STATIC_SERVER, str(port), str(FIXTURE)], "aiohttp, no nginx"
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if cpus:
+        os.sched_setaffinity(server.pid, cpus)  # before nginx forks its worker, which inherits it
+    return server, f"http://127.0.0.1:{port}", name
+
+
 def _wait_http(url: str, timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -195,21 +273,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, dict[str, float]]
     results: dict[str, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-locust-") as tmp:
         workdir = Path(tmp)
-        port = _free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-c", STATIC_SERVER, str(port), str(FIXTURE)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server, url, served_by = start_static_server(workdir, server_cpus)
         try:
-            if server_cpus:
-                os.sched_setaffinity(server.pid, server_cpus)
-            url = f"http://127.0.0.1:{port}"
             _wait_http(url + "/productpage")
-            results["static page"] = {
-                "locust FastHttpUser": run_locust(url, args.users, args.seconds, client_cpu, workdir),
-                "harness aio driver": run_aio(url, args.users, args.seconds, client_cpu),
-            }
+            results[f"static page ({served_by})"] = _clients(url, args, client_cpu, workdir)
         finally:
             server.terminate()
             server.wait()
@@ -220,22 +287,19 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, dict[str, float]]
             if server_cpus:
                 os.sched_setaffinity(info.pid, server_cpus)
             _route_lab_to_v3(info)
-            results["lab, reviews 100% v3"] = {
-                "locust FastHttpUser": run_locust(
-                    info.gateway_url, args.users, args.seconds, client_cpu, workdir
-                ),
-                "harness aio driver": run_aio(info.gateway_url, args.users, args.seconds, client_cpu),
-            }
+            results["lab, reviews 100% v3"] = _clients(info.gateway_url, args, client_cpu, workdir)
 
     pinning = (
         f"clients on CPU {client_cpu}, servers on CPU {sorted(server_cpus)}" if client_cpu else "unpinned"
     )
     print(f"classified requests/s, {args.users} users/tasks, {args.seconds:.0f} s per run, {pinning}")
-    print(f"{'target':<22} {'driver':<20} {'req/s':>9} {'client CPU':>11} {'requests':>9} {'failures':>9}")
+    if not shutil.which("wrk"):
+        print("wrk is not installed (apt-get install wrk): no ceiling rows")
+    print(f"{'target':<24} {'driver':<34} {'req/s':>9} {'client CPU':>11} {'requests':>9} {'failures':>9}")
     for target, drivers in results.items():
         for driver, figures in drivers.items():
             print(
-                f"{target:<22} {driver:<20} {figures['rps']:>9.0f} {figures['cpu']:>10.0%} "
+                f"{target:<24} {driver:<34} {figures['rps']:>9.0f} {figures['cpu']:>10.0%} "
                 f"{int(figures['requests']):>9} {int(figures['failures']):>9}"
             )
     return results

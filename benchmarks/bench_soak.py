@@ -3,7 +3,10 @@ aiohttp driver from this process, with every pod injected and reviews routed to 
 
 Reported, printed and returned as a dict: duration, requests, errors the config does not cause (anything but
 a v3 page with every backend ok), and the lab process's RSS and open file descriptors at start (after a
-warm-up) and at end, from /proc/<lab pid>/status and /proc/<lab pid>/fd, with a per-minute trace.
+warm-up) and at end, from /proc/<lab pid>/status and /proc/<lab pid>/fd, with a trace every 10 s. The lab's
+bounded buffers (200,000 trace spans, access-log and metrics windows) fill during the first minute at this
+rate, so the RSS after one minute and the growth from there to the end are reported too. The result is also
+written to benchmarks/soak.json.
 
     python -m benchmarks.bench_soak                 # 10 minutes
     python -m benchmarks.bench_soak --seconds 60
@@ -16,6 +19,7 @@ import asyncio
 import json
 import os
 import time
+from pathlib import Path
 
 from benchmarks.bench_lab import _prepare
 from harness.drivers.aio import DriveConfig, drive
@@ -75,13 +79,22 @@ def main(seconds: float = 600.0) -> dict[str, object]:
         duration = time.monotonic() - began
         end = {"rss_kib": rss_kib(pid), "fds": open_fds(pid)}
     errors = {k: v for k, v in tally.items() if k != "v3/ok"}
+    after_minute = next((p for p in trace if p["t_s"] >= 60.0), trace[-1])
+    minutes_after = max((duration - after_minute["t_s"]) / 60.0, 1e-9)
     return {
         "seconds": round(duration, 1),
         "requests": requests,
         "rps": round(requests / duration, 1),
         "errors": sum(errors.values()),
         "error_kinds": errors,
-        "lab_rss_kib": {"start": start["rss_kib"], "end": end["rss_kib"]},
+        "lab_rss_kib": {
+            "start": start["rss_kib"],
+            "at_1_min": after_minute["rss_kib"],
+            "end": end["rss_kib"],
+        },
+        "rss_growth_after_1_min_kib_per_min": round(
+            (end["rss_kib"] - after_minute["rss_kib"]) / minutes_after, 1
+        ),
         "lab_fds": {"start": start["fds"], "end": end["fds"]},
         "trace": trace,
     }
@@ -94,7 +107,10 @@ if __name__ == "__main__":
     print(
         f"soak {out['seconds']} s: {out['requests']} requests ({out['rps']} req/s), {out['errors']} errors "
         f"{out['error_kinds'] or ''}\n"
-        f"lab RSS {out['lab_rss_kib']['start']} -> {out['lab_rss_kib']['end']} KiB, "
+        f"lab RSS {out['lab_rss_kib']['start']} KiB after warm-up, "
+        f"{out['lab_rss_kib']['at_1_min']} KiB at 1 min, {out['lab_rss_kib']['end']} KiB at the end "
+        f"({out['rss_growth_after_1_min_kib_per_min']} KiB/min after the first minute); "
         f"open FDs {out['lab_fds']['start']} -> {out['lab_fds']['end']}"
     )
+    Path(__file__).with_name("soak.json").write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out["trace"]))

@@ -26,9 +26,10 @@ from harness.journal import Journal
 from harness.kube import describe
 from harness.metrics import mirror_count
 from harness.model import Observation
+from harness.probetests import all_decided, build_probe_tests, observe_page
 from harness.scenario import Probe, Scenario
 from harness.target import Target, load_items
-from harness.verdict import SequentialSplitTest, Status, Verdict, decide_counts
+from harness.verdict import Status, Verdict, decide_counts
 
 log = logging.getLogger(__name__)
 
@@ -256,25 +257,15 @@ class Runner:
         prediction: oracle.Expectation | None = None,
     ) -> ProbeResult:
         traffic = probe.traffic
-        tests: dict[str, SequentialSplitTest] = {}
-        if probe.reviews is not None:
-            tests["reviews"] = SequentialSplitTest(
-                probe.reviews,
-                tolerance=scenario.tolerance,
-                alpha=alpha,
-                beta=beta,
-                max_requests=traffic.max_requests,
-                leak_tolerance=scenario.leak_tolerance,
-            )
-        if probe.pages is not None:
-            tests["pages"] = SequentialSplitTest(
-                probe.pages,
-                tolerance=scenario.tolerance,
-                alpha=alpha,
-                beta=beta,
-                max_requests=traffic.max_requests,
-                leak_tolerance=scenario.leak_tolerance,
-            )
+        tests = build_probe_tests(
+            reviews=probe.reviews,
+            pages=probe.pages,
+            tolerance=scenario.tolerance,
+            alpha=alpha,
+            beta=beta,
+            max_requests=traffic.max_requests,
+            leak_tolerance=scenario.leak_tolerance,
+        )
         config = DriveConfig(
             base_url=self.target.gateway_url,
             path=traffic.path,
@@ -306,8 +297,6 @@ class Runner:
                 options=LocustOptions(processes=self.options.locust_processes),
             )
             return locust.to_probe_result()
-        decided: dict[str, bool] = {}
-
         traces = {
             k: ConvergenceTrace(dict(t.expected), tolerance=scenario.tolerance) for k, t in tests.items()
         }
@@ -317,13 +306,9 @@ class Runner:
         def on_observation(observation: Observation) -> bool:
             outcome = observation.outcome
             values = {"reviews": outcome.version.value, "pages": outcome.state.value}
-            for key, test in tests.items():
-                if key not in decided:
-                    verdict = test.observe(values[key])
-                    traces[key].observe(values[key], verdict)
-                    if verdict is not None:
-                        decided[key] = True
-            return len(decided) == len(tests)
+            for key, verdict in observe_page(tests, values["reviews"], values["pages"]).items():
+                traces[key].observe(values[key], verdict)
+            return all_decided(tests)
 
         summary = await drive(config, on_observation)
         verdicts = {key: test.verdict() for key, test in tests.items()}

@@ -13,6 +13,7 @@ import random
 
 import pytest
 
+from harness.probetests import all_decided, build_probe_tests, observe_page
 from harness.stats import (
     binom_cdf,
     binom_sf,
@@ -445,3 +446,20 @@ def test_mixture_confidence_sequence_is_wider_than_fixed_interval() -> None:
     assert mixture_confidence_sequence(0, 0, 0.001) == (0.0, 1.0)
     lo, hi = mixture_confidence_sequence(0, 100, 0.001)
     assert lo == 0.0 and 0.05 < hi < 0.12  # solves -ln(101) - 100 ln(1 - q) = ln 1000
+
+
+def test_probe_tests_feed_each_undecided_test_its_own_field() -> None:
+    tests = build_probe_tests(
+        reviews={"v3": 1.0}, pages={"ok": 1.0}, tolerance=0.1, alpha=0.001, beta=0.001, max_requests=100
+    )
+    assert set(tests) == {"reviews", "pages"}
+    assert observe_page(tests, "v3", "ok") == {"reviews": None, "pages": None}
+    fed = observe_page(tests, "v1", "ok")  # a leak decides the version test at once; pages go on
+    assert fed["reviews"] is not None and fed["reviews"].status is Status.FAIL and fed["pages"] is None
+    assert set(observe_page(tests, "v3", "ok")) == {"pages"}  # a decided test is not fed again
+    assert not all_decided(tests)
+    assert (
+        build_probe_tests(reviews=None, pages=None, tolerance=0.1, alpha=0.001, beta=0.001, max_requests=100)
+        == {}
+    )
+    assert not all_decided({})

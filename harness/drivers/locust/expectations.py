@@ -43,6 +43,7 @@ class Plan:
     description: str = ""
     probes: tuple[ProbeSpec, ...] = ()
     tolerance: float = DEFAULT_TOLERANCE
+    leak_tolerance: float | None = None  # the scenario's; None = tolerance
     alpha: float = DEFAULT_ALPHA
     beta: float = DEFAULT_BETA
     gate: int = DEFAULT_GATE
@@ -108,6 +109,7 @@ def resolve_plan(
     probes: list[ProbeSpec] = []
     name, description = "locust", ""
     scenario_rates: dict[str, float] = {}
+    leak_tolerance: float | None = None
     user = login_user
     if scenario:
         if expect or expect_login:
@@ -121,6 +123,7 @@ def resolve_plan(
             raise ValueError(str(exc)) from None
         name, description = loaded.name, loaded.description
         scenario_rates = {"tolerance": loaded.tolerance, "alpha": loaded.alpha, "beta": loaded.beta}
+        leak_tolerance = loaded.leak_tolerance
         selected = [p for p in loaded.probes if probe is None or p.name == probe]
         if not selected:
             names = ", ".join(p.name for p in loaded.probes) or "none"
@@ -155,11 +158,13 @@ def resolve_plan(
     share_fraction(share)
     if gate is not None and gate < 0:
         raise ValueError(f"--gate must be >= 0, got {gate}")
+    tolerance_value = _pick(tolerance, scenario_rates.get("tolerance"), DEFAULT_TOLERANCE)
     return Plan(
         scenario=name,
         description=description,
         probes=tuple(probes),
-        tolerance=_pick(tolerance, scenario_rates.get("tolerance"), DEFAULT_TOLERANCE),
+        tolerance=tolerance_value,
+        leak_tolerance=None if leak_tolerance is None else min(leak_tolerance, tolerance_value),
         alpha=_pick(alpha, scenario_rates.get("alpha"), DEFAULT_ALPHA),
         beta=_pick(beta, scenario_rates.get("beta"), DEFAULT_BETA),
         gate=DEFAULT_GATE if gate is None else gate,

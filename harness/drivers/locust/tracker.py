@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 
 from harness.drivers.locust.expectations import Plan, ProbeSpec
 from harness.drivers.locust.outcomes import ANONYMOUS
+from harness.probetests import ProbeTests, all_decided, build_probe_tests, observe_page
 from harness.stats import mixture_confidence_sequence
-from harness.verdict import SequentialSplitTest, Status, Verdict
+from harness.verdict import Status, Verdict
 
 SEP = "\t"
 VERSION_ORDER = ("v1", "v2", "v3", "v2-or-v3", "unknown")
@@ -91,7 +92,7 @@ def counts_document(
 class _Identity:
     name: str
     spec: ProbeSpec | None
-    tests: dict[str, SequentialSplitTest]
+    tests: ProbeTests
     gate: int
     versions: Counter[str] = field(default_factory=Counter)  # live window (since start or reset)
     states: Counter[str] = field(default_factory=Counter)
@@ -114,7 +115,7 @@ class _Identity:
         return (not versions or version in versions) and (not states or state in states)
 
     def decided(self) -> bool:
-        return bool(self.tests) and all(t.decided for t in self.tests.values())
+        return all_decided(self.tests)
 
 
 class SplitTracker:
@@ -141,17 +142,17 @@ class SplitTracker:
 
     def _new_identity(self, name: str) -> _Identity:
         spec = self.plan.probe_for(name)
-        tests: dict[str, SequentialSplitTest] = {}
+        tests: ProbeTests = {}
         if spec is not None:
-            for key, expected in (("reviews", spec.reviews), ("pages", spec.pages)):
-                if expected is not None:
-                    tests[key] = SequentialSplitTest(
-                        expected,
-                        tolerance=self.plan.tolerance,
-                        alpha=self.plan.alpha,
-                        beta=self.plan.beta,
-                        max_requests=spec.max_requests,
-                    )
+            tests = build_probe_tests(
+                reviews=spec.reviews,
+                pages=spec.pages,
+                tolerance=self.plan.tolerance,
+                alpha=self.plan.alpha,
+                beta=self.plan.beta,
+                max_requests=spec.max_requests,
+                leak_tolerance=self.plan.leak_tolerance,
+            )
         return _Identity(name, spec, tests, self.plan.gate, gate_open=self.plan.gate == 0)
 
     def _fresh(self) -> None:
@@ -190,9 +191,7 @@ class SplitTracker:
             if who.streak >= who.gate or now - who.first_seen >= self.gate_timeout_s:
                 who.gate_open = True
             return
-        values = {"reviews": version, "pages": state}
-        for key, test in who.tests.items():
-            test.observe(values[key])
+        observe_page(who.tests, version, state)
         if who.decided_at is None and who.decided():
             who.decided_at = now
 
