@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import time
 from collections import deque
@@ -31,7 +32,7 @@ from ._compile import Snapshot, compile_snapshot
 from ._model import ClusterRef, Decision, HeaderOps, Route, RouteTable, ServiceInfo
 from ._options import MeshOptions
 from ._routing import BalancerState, RequestView, decide, pick_endpoint, record_outcome, split_authority
-from ._telemetry import UNKNOWN, Telemetry, access_log_line, peer_labels
+from ._telemetry import LOGGED_HEADERS, UNKNOWN, Telemetry, access_log_line, peer_labels
 from ._transport import Transport
 
 PEER_HEADER = "x-envoy-peer-metadata-id"  # Istio's HTTP metadata exchange (stripped on inbound)
@@ -134,7 +135,7 @@ class Mesh:
         self._wall = wall_clock
         self._snap: Snapshot = compile_snapshot((), (), options)
         self._balancers: dict[tuple[str, str], BalancerState] = {}
-        self._logs: dict[str, deque[str]] = {}
+        self._logs: dict[str, deque[functools.partial[str]]] = {}
         self._labels: dict[tuple[Any, ...], tuple[str, ...]] = {}
         self._gateway_pods: dict[tuple[str, str], Endpoint] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -153,7 +154,7 @@ class Mesh:
 
     def access_log(self, pod: str) -> list[str]:
         """The last access-log lines of that pod's sidecar (or of the gateway pod)."""
-        return list(self._logs.get(pod, ()))
+        return [line() for line in list(self._logs.get(pod, ()))]
 
     # -- data plane entry points ----------------------------------------------------------------------------
     def outbound(self, caller: Endpoint) -> Upstream:
@@ -705,8 +706,10 @@ class Mesh:
         log = self._logs.get(proxy.pod)
         if log is None:
             log = self._logs[proxy.pod] = deque(maxlen=ACCESS_LOG_LINES)
+        # Formatted when read (`kubectl logs`), not per request: the fields are kept, the line is built later.
         log.append(
-            access_log_line(
+            functools.partial(
+                access_log_line,
                 start_epoch_s=wall,
                 method=method,
                 path=path,
@@ -717,7 +720,7 @@ class Mesh:
                 bytes_out=bytes_out,
                 duration_ms=int(duration_ms),
                 upstream_ms=upstream_ms,
-                headers=headers,
+                headers={key: headers.get(key, "-") for key in LOGGED_HEADERS},
                 authority=authority,
                 upstream_host=upstream_host,
                 cluster=cluster,

@@ -132,6 +132,9 @@ def _num(v: float) -> str:
 
 _ts_cache: tuple[int, str] = (-1, "")
 
+LOGGED_HEADERS = ("x-forwarded-for", "user-agent", "x-request-id")
+"""The request headers an access-log line shows."""
+
 
 def format_start_time(epoch_s: float) -> str:
     """Envoy %START_TIME% (UTC, milliseconds)."""
