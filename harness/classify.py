@@ -61,18 +61,19 @@ def _text(words: str) -> str:
     return _SP.join(re.escape(word) for word in words.split())
 
 
-# Era markers as (literal that every match contains, pattern): the literal test is a fast substring scan, and
-# the pattern runs only on pages that contain it (an alternation of tags has no literal prefix for `re` to
-# skip ahead on, and scanning every offset cost most of the classifier's time).
-_ERA_C_MARKERS = (
-    ("tailwind/tailwind.css", re.compile(r"tailwind/tailwind\.css")),
-    ("text-3xl", re.compile(rf"<h4\b[^>]*{_class_attr('text-3xl font-semibold')}")),
-    ("font-mono", re.compile(rf"<div\b[^>]*{_class_attr('mt-0.5 text-gray-600 font-mono')}")),
+# Every search below starts at an anchor found with `str.find` (about ten times faster per byte than a
+# regex scan): the first place a literal that every match contains occurs, moved back to the tag that opens
+# the match (see `_search_from`). Era markers: (literal, opening tag or None when the pattern starts with the
+# literal, pattern).
+_ERA_C_MARKERS: tuple[tuple[str, str | None, re.Pattern[str]], ...] = (
+    ("tailwind/tailwind.css", None, re.compile(r"tailwind/tailwind\.css")),
+    ("text-3xl", "<h4", re.compile(rf"<h4\b[^>]*{_class_attr('text-3xl font-semibold')}")),
+    ("font-mono", "<div", re.compile(rf"<div\b[^>]*{_class_attr('mt-0.5 text-gray-600 font-mono')}")),
 )
-_ERA_AB_MARKERS = (
-    ("bootstrap.min.css", re.compile(r"bootstrap\.min\.css")),
-    ("text-primary", re.compile(rf"<h4\b[^>]*{_class_attr('text-center text-primary')}")),
-    ("<font", re.compile(r"<font\b[^>]*\bcolor\s*=")),
+_ERA_AB_MARKERS: tuple[tuple[str, str | None, re.Pattern[str]], ...] = (
+    ("bootstrap.min.css", None, re.compile(r"bootstrap\.min\.css")),
+    ("text-primary", "<h4", re.compile(rf"<h4\b[^>]*{_class_attr('text-center text-primary')}")),
+    ("<font", None, re.compile(r"<font\b[^>]*\bcolor\s*=")),
 )
 _BOOK_REVIEWS = re.compile(rf"<h4\b[^>]*>\s*{_text('Book Reviews')}\s*</h4\s*>")
 _BOOK_DETAILS = re.compile(rf"<h4\b[^>]*>\s*{_text('Book Details')}\s*</h4\s*>")
@@ -95,16 +96,19 @@ _USER_AB = re.compile(
     rf"<span\b[^>]*>\s*([^<]*?)\s*\(\s*<a\b[^>]*\bhref\s*=\s*{_Q}?logout{_Q}?[^>]*>\s*{_text('sign out')}\s*"
     rf"</a\s*>\s*\)\s*</span\s*>"
 )
+# `[^>]*?` (lazy) where a pattern only asks whether a tag carries an attribute: the same tags match, found
+# from the attribute end nearest the tag name instead of backtracking from the tag's end.
+_CLASS_VALUE_END = re.compile(r"\s*[\"']")
 _USER_C = re.compile(
-    rf"<p\b[^>]*{_class_attr('text-base font-medium text-gray-50')}[^>]*>\s*([^<]*?)\s*</p\s*>"
+    rf"<p\b[^>]*?{_class_attr('text-base font-medium text-gray-50')}[^>]*>\s*([^<]*?)\s*</p\s*>"
 )
 
 _FONT_COLOR = re.compile(rf"<font\b[^>]*\bcolor\s*=\s*{_Q}?\s*([\w#-]+)")
-_FULL_STAR_AB = re.compile(rf"<span\b[^>]*{_class_attr('glyphicon glyphicon-star')}")
+_FULL_STAR_AB = re.compile(rf"<span\b[^>]*?{_class_attr('glyphicon glyphicon-star')}")
 _STAR_DIV_C = re.compile(rf"<div\b[^>]*\bclass\s*=\s*{_Q}\s*flex\s+gap-x-1\s+text-([\w-]+?)-500\s*{_Q}")
 # Image 1.20.0 had no id on the filled star; its viewBox and fill still identify it.
 _FULL_STAR_C = re.compile(
-    rf"<svg\b(?=[^>]*(?:\bid\s*=\s*{_Q}\s*glyphicon\s+glyphicon-star\s*{_Q}|"
+    rf"<svg\b(?=[^>]*?(?:\bid\s*=\s*{_Q}\s*glyphicon\s+glyphicon-star\s*{_Q}|"
     rf"\bviewBox\s*=\s*{_Q}\s*0\s+0\s+20\s+20\s*{_Q}))"
 )
 _REVIEW_AB = re.compile(r"<blockquote\b")
@@ -163,8 +167,35 @@ def _state(reviews_error: bool, details_error: bool, ratings_error: bool) -> Pag
 _NOT_BOOKINFO = PageOutcome(Version.UNKNOWN, PageState.NOT_BOOKINFO)
 
 
-def _has_marker(text: str, markers: tuple[tuple[str, re.Pattern[str]], ...]) -> bool:
-    return any(literal in text and pattern.search(text) is not None for literal, pattern in markers)
+def _first(text: str, literal: str, follow: re.Pattern[str] | None = None) -> int:
+    """Offset of the first `literal` (that `follow` matches right after, when given), or -1."""
+    at = text.find(literal)
+    while at >= 0 and follow is not None and follow.match(text, at + len(literal)) is None:
+        at = text.find(literal, at + 1)
+    return at
+
+
+def _search_from(
+    pattern: re.Pattern[str], text: str, at: int, opening: str | None = None
+) -> re.Match[str] | None:
+    """``pattern.search(text)`` started at anchor `at` (None when `at` is -1).
+
+    `at` must be the first occurrence of a literal that every match contains. With `opening` None the pattern
+    starts with that literal, so no match begins before `at`. Otherwise every match begins with `opening` and
+    reaches the literal with no other `opening` in between, so none begins before the last `opening` at or
+    before `at`.
+    """
+    if at < 0:
+        return None
+    start = at if opening is None else max(0, text.rfind(opening, 0, at + len(opening)))
+    return pattern.search(text, start)
+
+
+def _has_marker(text: str, markers: tuple[tuple[str, str | None, re.Pattern[str]], ...]) -> bool:
+    return any(
+        _search_from(pattern, text, text.find(literal), opening) is not None
+        for literal, opening, pattern in markers
+    )
 
 
 PAGE_MEMO_SIZE = 128
@@ -191,28 +222,33 @@ def classify_page_uncached(html: str | bytes) -> PageOutcome:
         era = Era.A
     else:
         return _NOT_BOOKINFO
-    # Each `needle in text` is a cheap necessary condition that skips a regex scan on most pages.
+    # "fetching" and "unavailable" are cheap necessary conditions for the error texts on an ok page.
     fetching = "fetching" in text
-    reviews_error = fetching and _REVIEWS_ERROR.search(text) is not None
-    has_reviews_heading = _BOOK_REVIEWS.search(text) is not None
-    details_error = fetching and _DETAILS_ERROR.search(text) is not None
-    if not (reviews_error or has_reviews_heading or details_error or _BOOK_DETAILS.search(text)):
+    reviews_error = fetching and _search_from(_REVIEWS_ERROR, text, text.find("Error")) is not None
+    has_reviews_heading = _search_from(_BOOK_REVIEWS, text, text.find("Reviews"), "<h4") is not None
+    details_error = fetching and _search_from(_DETAILS_ERROR, text, text.find("Error")) is not None
+    if not (
+        reviews_error
+        or has_reviews_heading
+        or details_error
+        or _search_from(_BOOK_DETAILS, text, text.find("Details"), "<h4")
+    ):
         return _NOT_BOOKINFO
-    ratings_error = "unavailable" in text and _RATINGS_ERROR.search(text) is not None
+    unavailable = "unavailable" in text
+    ratings_error = unavailable and _search_from(_RATINGS_ERROR, text, text.find("Ratings")) is not None
     state = _state(reviews_error, details_error, ratings_error)
 
     if era is Era.C:
-        user_match = _USER_C.search(text) if "text-gray-50" in text else None
+        user_match = _search_from(_USER_C, text, _first(text, "text-gray-50", _CLASS_VALUE_END), "<p")
     else:
-        user_match = _USER_AB.search(text) if "logout" in text else None
+        user_match = _search_from(_USER_AB, text, text.find("logout"), "<span")
     user = _clean(user_match.group(1)) if user_match else None
 
     pod = cluster = None
-    served = "served" in text
     if era is Era.C:
-        pod_match = _POD_C.search(text) if served else None
+        pod_match = _search_from(_POD_C, text, text.find("served"), "Reviews")
     else:
-        pod_match = _POD_B.search(text) if served else None
+        pod_match = _search_from(_POD_B, text, text.find("served"), "<dt")
         if pod_match:
             era = Era.B
     if pod_match:
@@ -221,12 +257,12 @@ def classify_page_uncached(html: str | bytes) -> PageOutcome:
     stars: tuple[int, ...] = ()
     color = None
     if era is Era.C:
-        color_match = _STAR_DIV_C.search(text) if "gap-x-1" in text else None
+        color_match = _search_from(_STAR_DIV_C, text, text.find("gap-x-1"), "<div")
         if color_match:
             color = color_match.group(1)
             stars = _count_stars(text, _REVIEW_C, _STAR_DIV_C, _FULL_STAR_C)
     else:
-        color_match = _FONT_COLOR.search(text) if "<font" in text else None
+        color_match = _search_from(_FONT_COLOR, text, text.find("<font"))
         if color_match:
             color = color_match.group(1).lower()
             stars = _count_stars(text, _REVIEW_AB, _FONT_COLOR, _FULL_STAR_AB)
@@ -254,12 +290,16 @@ def classify_page_memo_size() -> int:
 def _count_stars(
     text: str, review: re.Pattern[str], block: re.Pattern[str], star: re.Pattern[str]
 ) -> tuple[int, ...]:
-    """Full stars in each review (split at the review's opening tag) that shows a star block."""
+    """Full stars in each review (from one review's opening tag to the next) that shows a star block.
+
+    Searches the page in place between review offsets (`pos`/`endpos`) instead of splitting it into copies.
+    """
+    starts = [m.end() for m in review.finditer(text)]
     counts = []
-    for chunk in review.split(text)[1:]:
-        found = block.search(chunk)
+    for start, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        found = block.search(text, start, end)
         if found:
-            counts.append(len(star.findall(chunk, found.end())))
+            counts.append(len(star.findall(text, found.end(), end)))
     return tuple(counts)
 
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from harness.classify import classify_page, classify_page_reference
+from harness.classify import classify_page, classify_page_reference, classify_page_uncached
 from harness.lab.bookinfo import UnsupportedImage, image_app, make_handler
 from harness.lab.http import Handler, HttpRequest, HttpResponse, PodContext, UpstreamError
 from harness.model import Era, PageState, Version
@@ -234,6 +234,7 @@ def test_lab_page_classifies_like_the_real_page(era: Era, name: str) -> None:
     assert response.header("content-type") == "text/html; charset=utf-8"
     assert classify_page(response.body) == classify_page(real)
     assert classify_page_reference(response.body) == classify_page_reference(real)
+    assert classify_page_uncached(response.body) == classify_page_reference(response.body)
 
 
 @pytest.mark.parametrize(("era", "name"), PAGE_CASES)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Mapping
+from typing import NamedTuple
 
 from harness.lab.topology import Endpoint
 
@@ -132,9 +132,6 @@ def _num(v: float) -> str:
 
 _ts_cache: tuple[int, str] = (-1, "")
 
-LOGGED_HEADERS = ("x-forwarded-for", "user-agent", "x-request-id")
-"""The request headers an access-log line shows."""
-
 
 def format_start_time(epoch_s: float) -> str:
     """Envoy %START_TIME% (UTC, milliseconds)."""
@@ -145,29 +142,32 @@ def format_start_time(epoch_s: float) -> str:
     return f"{_ts_cache[1]}.{int((epoch_s - sec) * 1000):03d}Z"
 
 
-def access_log_line(
-    *,
-    start_epoch_s: float,
-    method: str,
-    path: str,
-    status: int,
-    flags: str,
-    details: str,
-    bytes_in: int,
-    bytes_out: int,
-    duration_ms: int,
-    upstream_ms: int | None,
-    headers: Mapping[str, str],
-    authority: str,
-    upstream_host: str,
-    cluster: str,
-    route: str,
-) -> str:
-    """Envoy/Istio default TEXT access-log format (one line per request per proxy)."""
-    return (
-        f'[{format_start_time(start_epoch_s)}] "{method} {path} HTTP/1.1" {status} {flags} {details} - "-" '
-        f"{bytes_in} {bytes_out} {duration_ms} {'-' if upstream_ms is None else upstream_ms} "
-        f'"{headers.get("x-forwarded-for", "-")}" "{headers.get("user-agent", "-")}" '
-        f'"{headers.get("x-request-id", "-")}" "{authority}" "{upstream_host}" {cluster} '
-        f"- - - - {route or '-'}"
-    )
+class AccessLogEntry(NamedTuple):
+    """One request at one proxy: the fields of Envoy/Istio's default TEXT access-log line."""
+
+    start_epoch_s: float
+    method: str
+    path: str
+    status: int
+    flags: str
+    details: str
+    bytes_in: int
+    bytes_out: int
+    duration_ms: int
+    upstream_ms: int | None
+    forwarded_for: str
+    user_agent: str
+    request_id: str
+    authority: str
+    upstream_host: str
+    cluster: str
+    route: str
+
+    def line(self) -> str:
+        return (
+            f'[{format_start_time(self.start_epoch_s)}] "{self.method} {self.path} HTTP/1.1" {self.status} '
+            f'{self.flags} {self.details} - "-" {self.bytes_in} {self.bytes_out} {self.duration_ms} '
+            f"{'-' if self.upstream_ms is None else self.upstream_ms} "
+            f'"{self.forwarded_for}" "{self.user_agent}" "{self.request_id}" "{self.authority}" '
+            f'"{self.upstream_host}" {self.cluster} - - - - {self.route or "-"}'
+        )
