@@ -34,6 +34,7 @@ from harness.envoy import flag_for
 from harness.model import Era, PageOutcome, PageState, Version
 
 __all__ = [
+    "PAGE_MEMO_MAX_BYTES",
     "PAGE_MEMO_SIZE",
     "classify_file",
     "classify_page",
@@ -200,16 +201,22 @@ def _has_marker(text: str, markers: tuple[tuple[str, str | None, re.Pattern[str]
 
 PAGE_MEMO_SIZE = 128
 """Distinct bodies whose outcome is remembered. Under load the same few pages repeat byte for byte (one per
-version, pod, user and state), so a hit costs one hash and one compare of the body instead of ~20 scans of
-it; 128 bodies of <= 16 KB bound the memo at about 2 MB."""
+version, pod, user and state), so a hit costs one hash and one compare of the body instead of ~15 searches
+of it."""
+PAGE_MEMO_MAX_BYTES = 64 * 1024
+"""Larger bodies are classified without the memo (Bookinfo pages are 5-16 KB), which bounds the memo at
+PAGE_MEMO_SIZE x 64 KB = 8 MB whatever a target sends."""
 
 
 def classify_page(html: str | bytes) -> PageOutcome:
     """Classify a 200 productpage body with string markers only (the hot path).
 
     The outcome is a pure function of the body, so repeated bodies are answered from a bounded memo
-    (:data:`PAGE_MEMO_SIZE`); :func:`classify_page_uncached` is the same classifier without it.
+    (:data:`PAGE_MEMO_SIZE`, :data:`PAGE_MEMO_MAX_BYTES`); :func:`classify_page_uncached` is the same
+    classifier without it.
     """
+    if len(html) > PAGE_MEMO_MAX_BYTES:
+        return classify_page_uncached(html)
     return _classify_page_memo(html)
 
 

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import pytest
 
 from harness.classify import (
+    PAGE_MEMO_MAX_BYTES,
     PAGE_MEMO_SIZE,
     classify_file,
     classify_page,
@@ -22,6 +23,7 @@ from harness.classify import (
     classify_page_uncached,
     classify_response,
 )
+from harness.classify import _classify_page_memo as classify_memo
 from harness.model import Era, PageOutcome, PageState, Version
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "real-bookinfo"
@@ -110,6 +112,16 @@ def test_the_memo_answers_repeated_bodies_like_the_classifier_and_stays_bounded(
         assert classify_page(body) == classify_page_uncached(body)
         assert classify_page(body.decode()) == classify_page_uncached(body)
     assert classify_page_memo_size() <= PAGE_MEMO_SIZE
+
+
+def test_bodies_larger_than_the_memo_limit_are_classified_but_not_remembered() -> None:
+    page = _page("bookinfo-1.20.3-v3.html")
+    big = page + b"<!--" + b"x" * PAGE_MEMO_MAX_BYTES + b"-->"
+    classify_memo.cache_clear()
+    assert classify_page(big) == classify_page_uncached(big) == classify_page_uncached(page)
+    assert classify_page_memo_size() == 0
+    classify_page(page)
+    assert classify_page_memo_size() == 1
 
 
 @pytest.mark.parametrize(
