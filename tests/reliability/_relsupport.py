@@ -33,6 +33,11 @@ def cli(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     )
 
 
+def cluster_run(kubeconfig: str | Path, journal: str | Path) -> tuple[str, ...]:
+    """The start of `bookinfo-harness run` against a kubeconfig (the lab as a cluster), journalled."""
+    return ("run", "--target", "cluster", "--kubeconfig", str(kubeconfig), "--journal", str(journal))
+
+
 def start_cli(*args: str, log: Path) -> subprocess.Popen[bytes]:
     handle = log.open("wb")
     return subprocess.Popen(
@@ -161,6 +166,15 @@ tolerance: 0.01
 """
     )
     return path
+
+
+def start_slow_run(kubeconfig: str | Path, directory: Path) -> tuple[subprocess.Popen[bytes], Path, Path]:
+    """Start a journalled run of :func:`slow_scenario` in the background: (process, journal, log)."""
+    journal, log = directory / "journal.json", directory / "run.log"
+    proc = start_cli(
+        *cluster_run(kubeconfig, journal), "--no-progress", str(slow_scenario(directory)), log=log
+    )
+    return proc, journal, log
 
 
 # -- tiny servers ------------------------------------------------------------------------------------------

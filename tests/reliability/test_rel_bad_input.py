@@ -16,12 +16,12 @@ import yaml
 from _relsupport import (
     assert_one_clear_line,
     cli,
+    cluster_run,
     free_port,
     journal_entries,
     reply,
     requests_served,
-    slow_scenario,
-    start_cli,
+    start_slow_run,
     tiny_server,
     wait_for,
 )
@@ -51,13 +51,7 @@ def scenario(tmp_path: Path, apply: list[str] | None = None, expect: str = "{rev
 
 def run(kubeconfig: str | Path, tmp_path: Path, scenario_path: Path, *extra: str):  # type: ignore[no-untyped-def]
     return cli(
-        "run",
-        "--target",
-        "cluster",
-        "--kubeconfig",
-        str(kubeconfig),
-        "--journal",
-        str(tmp_path / "journal.json"),
+        *cluster_run(str(kubeconfig), str(tmp_path / "journal.json")),
         "--no-progress",
         *extra,
         str(scenario_path),
@@ -243,20 +237,7 @@ def test_rbac_403_from_the_kube_api(tmp_path: Path) -> None:
 
 def test_the_kube_api_going_away_mid_run(tmp_path: Path) -> None:
     with LabProcess(seed=5) as info:
-        journal = tmp_path / "journal.json"
-        log = tmp_path / "run.log"
-        proc = start_cli(
-            "run",
-            "--target",
-            "cluster",
-            "--kubeconfig",
-            info.kubeconfig,
-            "--journal",
-            str(journal),
-            "--no-progress",
-            str(slow_scenario(tmp_path)),
-            log=log,
-        )
+        proc, journal, log = start_slow_run(info.kubeconfig, tmp_path)
         try:
             wait_for(lambda: any(e["applied_version"] for e in journal_entries(journal)[-1:]), 60, "applies")
             wait_for(lambda: requests_served(info.metrics_url) > 20, 60, "traffic")

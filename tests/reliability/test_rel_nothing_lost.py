@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from _relsupport import (
     cli,
+    cluster_run,
     diff,
     journal_entries,
     requests_served,
-    slow_scenario,
     snapshot,
-    start_cli,
+    start_slow_run,
     wait_for,
 )
 
@@ -67,24 +67,6 @@ def lab() -> Iterator[tuple[LabInfo, KubeClient]]:
             kube.close()
 
 
-def _start_run(info: LabInfo, tmp_path: Path) -> tuple[object, Path, Path]:
-    journal = tmp_path / "journal.json"
-    log = tmp_path / "run.log"
-    proc = start_cli(
-        "run",
-        "--target",
-        "cluster",
-        "--kubeconfig",
-        info.kubeconfig,
-        "--journal",
-        str(journal),
-        "--no-progress",
-        str(slow_scenario(tmp_path)),
-        log=log,
-    )
-    return proc, journal, log
-
-
 def _wait_mid_traffic(proc, info: LabInfo, journal: Path, log: Path) -> None:  # type: ignore[no-untyped-def]
     # every apply journalled (the 50-50 VirtualService is the last), then sampled traffic at the gateway
     def applied() -> bool:
@@ -104,7 +86,7 @@ def _wait_mid_traffic(proc, info: LabInfo, journal: Path, log: Path) -> None:  #
 def test_sigkill_then_restore_leaves_every_object_as_before(lab, tmp_path: Path, when: str) -> None:  # type: ignore[no-untyped-def]
     info, kube = lab
     before = snapshot(kube)
-    proc, journal, log = _start_run(info, tmp_path)
+    proc, journal, log = start_slow_run(info.kubeconfig, tmp_path)
     try:
         if when == "mid-apply":
             wait_for(lambda: len(journal_entries(journal)) >= 6, 60, "journal entries")
@@ -120,13 +102,7 @@ def test_sigkill_then_restore_leaves_every_object_as_before(lab, tmp_path: Path,
 
     # the next run refuses to start and says how to restore
     again = cli(
-        "run",
-        "--target",
-        "cluster",
-        "--kubeconfig",
-        info.kubeconfig,
-        "--journal",
-        str(journal),
+        *cluster_run(info.kubeconfig, str(journal)),
         "reviews-50-50",
     )
     assert again.returncode == 3 and "Traceback" not in again.stderr
@@ -155,7 +131,7 @@ def test_sigkill_then_restore_leaves_every_object_as_before(lab, tmp_path: Path,
 def test_restore_reports_a_change_made_by_someone_else_and_leaves_it(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     info, kube = lab
     before = snapshot(kube)
-    proc, journal, log = _start_run(info, tmp_path)
+    proc, journal, log = start_slow_run(info.kubeconfig, tmp_path)
     try:
         _wait_mid_traffic(proc, info, journal, log)
         proc.send_signal(signal.SIGKILL)
@@ -186,7 +162,7 @@ def test_restore_reports_a_change_made_by_someone_else_and_leaves_it(lab, tmp_pa
 def test_sigterm_mid_run_puts_back_what_it_changed_and_exits_130(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     info, kube = lab
     before = snapshot(kube)
-    proc, journal, log = _start_run(info, tmp_path)
+    proc, journal, log = start_slow_run(info.kubeconfig, tmp_path)
     try:
         _wait_mid_traffic(proc, info, journal, log)
         proc.send_signal(signal.SIGTERM)

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from _relsupport import cli, reply, tiny_server
+from _relsupport import cli, cluster_run, reply, tiny_server
 
 from harness.drivers.aio import DriveConfig, drive
 from harness.lab.lab import LabInfo
@@ -103,13 +103,7 @@ def test_the_token_never_appears_in_logs_reports_or_errors(lab, tmp_path: Path) 
     outputs = []
     done = cli(
         "-v",
-        "run",
-        "--target",
-        "cluster",
-        "--kubeconfig",
-        info.kubeconfig,
-        "--journal",
-        str(tmp_path / "j.json"),
+        *cluster_run(info.kubeconfig, str(tmp_path / "j.json")),
         "--json",
         str(document),
         "--jsonl-dir",
@@ -129,13 +123,7 @@ def test_the_token_never_appears_in_logs_reports_or_errors(lab, tmp_path: Path) 
     for args in (
         (
             "-v",
-            "run",
-            "--target",
-            "cluster",
-            "--kubeconfig",
-            str(bad),
-            "--journal",
-            str(tmp_path / "j2"),
+            *cluster_run(str(bad), str(tmp_path / "j2")),
             "reviews-50-50",
         ),
         ("-v", "restore", "--journal", str(tmp_path / "none.json"), "--kubeconfig", info.kubeconfig),
