@@ -97,9 +97,9 @@ _USER_AB = re.compile(
     rf"<span\b[^>]*>\s*([^<]*?)\s*\(\s*<a\b[^>]*\bhref\s*=\s*{_Q}?logout{_Q}?[^>]*>\s*{_text('sign out')}\s*"
     rf"</a\s*>\s*\)\s*</span\s*>"
 )
+_CLASS_VALUE_END = re.compile(r"\s*[\"']")  # after a class name: it was the value's last
 # `[^>]*?` (lazy) where a pattern only asks whether a tag carries an attribute: the same tags match, found
 # from the attribute end nearest the tag name instead of backtracking from the tag's end.
-_CLASS_VALUE_END = re.compile(r"\s*[\"']")
 _USER_C = re.compile(
     rf"<p\b[^>]*?{_class_attr('text-base font-medium text-gray-50')}[^>]*>\s*([^<]*?)\s*</p\s*>"
 )
