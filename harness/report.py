@@ -37,7 +37,7 @@ def verdict_table(results: Sequence[ScenarioResult]) -> str:
                 if verdict is not None and verdict.status.value != "PASS":
                     notes.append(verdict.reason)
         if not notes and result.checks:
-            notes.append(f"{len(result.checks)} checks ok")
+            notes.append(f"{len(result.checks)} check{'s' if len(result.checks) != 1 else ''} ok")
         rows.append(
             (
                 result.name,
