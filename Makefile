@@ -24,8 +24,9 @@ bench: $(STAMP)
 	$(PY) -m benchmarks
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check harness tests benchmarks locustfiles
-	$(VENV)/bin/ruff format --check harness tests benchmarks locustfiles
+	$(VENV)/bin/ruff check harness tests benchmarks locustfiles conftest.py
+	$(VENV)/bin/ruff format --check harness tests benchmarks locustfiles conftest.py
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from harness.manifests import matches_selector
 from harness.scenario import ObjectCheck, PodCheck
@@ -36,7 +37,7 @@ def ready_column(pod: Mapping[str, object]) -> str:
     return f"{ready}/{total}"
 
 
-def check_pods(pods: Sequence[Mapping[str, object]], check: PodCheck) -> CheckResult:
+def check_pods(pods: Sequence[Mapping[str, Any]], check: PodCheck) -> CheckResult:
     selected = [
         p for p in pods if matches_selector((p.get("metadata") or {}).get("labels") or {}, check.selector)
     ]

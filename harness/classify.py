@@ -318,8 +318,10 @@ def _classes(tag: object) -> list[str]:
 
     if not isinstance(tag, Tag):
         return []
-    value = tag.get("class") or []
-    return value.split() if isinstance(value, str) else list(value)
+    value = tag.get("class")
+    if isinstance(value, str):
+        return value.split()
+    return [str(name) for name in value or []]
 
 
 def _has_classes(tag: object, wanted: str) -> bool:

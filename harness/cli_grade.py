@@ -48,7 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
-def _single_spec(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _single_spec(args: argparse.Namespace):
     from harness.grading.grader import TargetSpec
 
     name = args.name or args.context or (str(args.kubeconfig) if args.kubeconfig else "cluster")
@@ -83,11 +83,11 @@ def _grade(args: argparse.Namespace) -> int:
         else:
             specs = [_single_spec(args)]
         if args.baseline:
-            baselines = {s.name: baseline_of(s, rubric) for s in specs}
+            taken = {s.name: baseline_of(s, rubric) for s in specs}
             if len(specs) == 1:
-                write_baseline(args.baseline, baselines[specs[0].name])
+                write_baseline(args.baseline, taken[specs[0].name])
             else:
-                args.baseline.write_text(report.dumps({"targets": baselines}))
+                args.baseline.write_text(report.dumps({"targets": taken}))
             print(f"baseline of {len(specs)} target(s) written to {args.baseline}")
             return int(ExitCode.PASS)
         baselines = None
@@ -126,7 +126,7 @@ def _grade(args: argparse.Namespace) -> int:
     return int(ExitCode.PASS if all(s.reachable for s in sheets) else ExitCode.ENVIRONMENT)
 
 
-def _read_since(path: Path, reader) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def _read_since(path: Path, reader) -> dict:
     import json
 
     try:

@@ -154,7 +154,7 @@ def restore(journal: Journal, kube) -> list[str]:  # kube: harness.kube.KubeClie
     return conflicts
 
 
-def _restore_one(entry: Entry, kube) -> str | None:  # type: ignore[no-untyped-def]
+def _restore_one(entry: Entry, kube) -> str | None:
     live = kube.get(entry.kind, entry.namespace, entry.name)
     where = f"{entry.kind} {entry.namespace + '/' if entry.namespace else ''}{entry.name}"
     if live is not None and entry.changed_since_applied(live):

@@ -183,7 +183,8 @@ class KubeClient:
         """Server-side apply one object (create or update), forcing ownership of the fields it sets."""
         kind, ns, name = object_key(obj, namespace)
         body = dict(obj)
-        meta = dict(body.get("metadata") or {})  # type: ignore[arg-type]
+        metadata = body.get("metadata")
+        meta = dict(metadata) if isinstance(metadata, Mapping) else {}
         if ns:
             meta["namespace"] = ns
         meta.pop("resourceVersion", None)

@@ -75,7 +75,7 @@ def bookinfo_target(request: pytest.FixtureRequest) -> Iterator[object]:
 
 
 @pytest.fixture
-def run_scenario(bookinfo_target, request: pytest.FixtureRequest) -> Iterator[Callable[..., object]]:  # type: ignore[no-untyped-def]
+def run_scenario(bookinfo_target, request: pytest.FixtureRequest) -> Iterator[Callable[..., object]]:
     from harness.cli import scenario_paths
     from harness.journal import Journal, restore
     from harness.report import verdict_table
@@ -88,7 +88,7 @@ def run_scenario(bookinfo_target, request: pytest.FixtureRequest) -> Iterator[Ca
     runner = Runner(bookinfo_target, journal, RunOptions(alpha=opt("--alpha"), beta=opt("--beta")))
     results = []
 
-    def run(name_or_path: str | Path):  # type: ignore[no-untyped-def]
+    def run(name_or_path: str | Path):
         path = scenario_paths([str(name_or_path)], False)[0]
         result = asyncio.run(runner.run(load_scenario(path)))
         results.append(result)
@@ -104,7 +104,7 @@ def run_scenario(bookinfo_target, request: pytest.FixtureRequest) -> Iterator[Ca
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     outcome = yield
     report = outcome.get_result()
     if report.when == "call":

@@ -400,7 +400,7 @@ class Runner:
         return decide_counts(counts, expected, tolerance=scenario.tolerance, alpha=alpha, beta=beta)
 
 
-def _finding_json(finding) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _finding_json(finding) -> dict[str, str]:
     return {
         "code": finding.code,
         "level": finding.level,

@@ -142,14 +142,24 @@ class _Reader:
     def fail(self, where: str, message: str) -> ScenarioError:
         return ScenarioError(f"{self.source}: {where}: {message}")
 
-    def mapping(self, value: object, where: str, allowed: set[str]) -> Mapping[str, object]:
+    def mapping(self, value: object, where: str, allowed: set[str] | None) -> Mapping[str, object]:
+        """`value` as a mapping whose keys are all in `allowed` (None: any key)."""
         if value is None:
             return {}
         if not isinstance(value, Mapping):
             raise self.fail(where, f"expected a mapping, got {type(value).__name__}")
-        unknown = sorted(set(map(str, value)) - allowed)
-        if unknown:
-            raise self.fail(where, f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+        if allowed is not None:
+            unknown = sorted(set(map(str, value)) - allowed)
+            if unknown:
+                raise self.fail(where, f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+        return value
+
+    def sequence(self, value: object, where: str) -> list[object]:
+        """`value` as a list (None: empty)."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(where, f"expected a list, got {type(value).__name__}")
         return value
 
     def number(self, value: object, where: str, *, low: float, high: float) -> float:
@@ -160,7 +170,7 @@ class _Reader:
         return float(value)
 
     def shares(self, value: object, where: str, allowed: tuple[str, ...] | None) -> dict[str, float]:
-        data = self.mapping(value, where, set(allowed) if allowed else set(map(str, value or {})))
+        data = self.mapping(value, where, set(allowed) if allowed else None)
         shares = {str(k): self.number(v, f"{where}.{k}", low=0.0, high=1.0) for k, v in data.items()}
         total = sum(shares.values())
         if allowed is not None and abs(total - 1.0) > 1e-6:
@@ -178,9 +188,10 @@ class _Reader:
             if isinstance(entry, str):
                 entry = {"file": entry}
             data = self.mapping(entry, spot, {"file", "inject", "selector"})
-            if not isinstance(data.get("file"), str):
+            file = data.get("file")
+            if not isinstance(file, str):
                 raise self.fail(spot, "needs a file path")
-            path = Path(data["file"])
+            path = Path(file)
             path = path if path.is_absolute() else (self.base_dir / path)
             if not path.is_file():
                 raise self.fail(spot, f"file {data['file']!r} not found (looked at {path})")
@@ -204,9 +215,9 @@ class _Reader:
         for key, low, high in (("concurrency", 1, 1024), ("max_requests", 1, 10_000_000)):
             if key in data:
                 kwargs[key] = int(self.number(data[key], f"{where}.{key}", low=low, high=high))
-        for key, low, high in (("rate_rps", 0.001, 1e6), ("time_budget_s", 0.1, 86400)):
+        for key, floor, ceiling in (("rate_rps", 0.001, 1e6), ("time_budget_s", 0.1, 86400.0)):
             if data.get(key) is not None:
-                kwargs[key] = self.number(data[key], f"{where}.{key}", low=low, high=high)
+                kwargs[key] = self.number(data[key], f"{where}.{key}", low=floor, high=ceiling)
         if "fresh_connections" in data:
             kwargs["fresh_connections"] = bool(data["fresh_connections"])
         return Traffic(**kwargs)  # type: ignore[arg-type]
@@ -251,16 +262,18 @@ def parse_scenario(text: str, *, source: str = "<scenario>", base_dir: Path = Pa
                 f'{item!r} is not "Kind/name" with a known kind ({", ".join(KNOWN_KINDS)})',
             )
     pods = tuple(
-        _pod_check(r, entry, f"expect.pods[{i}]") for i, entry in enumerate(expect.get("pods") or [])
+        _pod_check(r, entry, f"expect.pods[{i}]")
+        for i, entry in enumerate(r.sequence(expect.get("pods"), "expect.pods"))
     )
     routes = None
     if "routes" in expect:
-        routes_raw = r.mapping(expect["routes"], "expect.routes", set(map(str, expect["routes"] or {})))
+        routes_raw = r.mapping(expect["routes"], "expect.routes", None)
         routes = {
             str(k): int(r.number(v, f"expect.routes.{k}", low=100, high=599)) for k, v in routes_raw.items()
         }
     objects = tuple(
-        _object_check(r, e, f"expect.objects[{i}]") for i, e in enumerate(expect.get("objects") or [])
+        _object_check(r, e, f"expect.objects[{i}]")
+        for i, e in enumerate(r.sequence(expect.get("objects"), "expect.objects"))
     )
     mirror = r.shares(expect["mirror"], "expect.mirror", None) if "mirror" in expect else None
     if mirror is not None and not probes:

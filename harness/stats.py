@@ -158,7 +158,7 @@ def binom_cdf(k: int, n: int, p: float) -> float:
 def _bisect_decreasing(f: object, target: float) -> float:
     """The p in [0, 1] where the decreasing function f crosses target (60 halvings: ~1e-18 precision)."""
     lo, hi = 0.0, 1.0
-    fn = f  # type: ignore[assignment]
+    fn = f
     for _ in range(60):
         mid = 0.5 * (lo + hi)
         if fn(mid) > target:  # type: ignore[operator]

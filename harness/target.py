@@ -147,17 +147,18 @@ class Target:
 
     def wait_synced(self, timeout_s: float = 10.0) -> None:
         """On the lab: wait until the mesh serves the store's current configuration."""
-        if not self.sync_url:
+        sync_url = self.sync_url
+        if not sync_url:
             return
 
         def behind() -> list[str]:
-            data = httpx.get(self.sync_url, timeout=5).json()
+            data = httpx.get(sync_url, timeout=5).json()
             return [] if data.get("synced") else ["mesh config"]
 
         self._poll(behind, timeout_s, "the mesh to serve the new configuration")
 
     @staticmethod
-    def _poll(check, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    def _poll(check, timeout_s: float, what: str) -> None:
         """Call `check` until it returns nothing outstanding; a bounded wait, never a verdict retry."""
         started = time.monotonic()
         retrying = Retrying(

@@ -139,7 +139,7 @@ class JaegerClient:
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
 
-    def _get(self, path: str, params: Mapping[str, object] | None = None) -> dict[str, Any]:
+    def _get(self, path: str, params: Mapping[str, str | int] | None = None) -> dict[str, Any]:
         try:
             response = httpx.get(f"{self.url}{path}", params=params, timeout=self.timeout_s)
         except httpx.HTTPError as exc:

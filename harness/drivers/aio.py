@@ -310,7 +310,7 @@ async def drive(config: DriveConfig, on_observation: Callable[[Observation], boo
             tasks = {asyncio.create_task(worker()) for _ in range(config.concurrency)}
             stopper = asyncio.create_task(stop.wait())
             hard_deadline = deadline + config.request_timeout_s
-            pending = set(tasks)
+            pending: set[asyncio.Task[object]] = set(tasks)
             while pending and not stop.is_set():
                 left = hard_deadline - time.monotonic()
                 if left <= 0:

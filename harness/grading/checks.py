@@ -238,10 +238,10 @@ def _field_ok(op: str, want: Any, found: list[object], namespace: str) -> bool:
         wants = want if isinstance(want, list) else [want]
         return all(any(same(v, w) for v in flat) for w in wants)
     hosts = {_fqdn(str(v), namespace) for v in flat}
-    wants = {_fqdn(str(w), namespace) for w in (want if isinstance(want, list) else [want])}
+    want_hosts = {_fqdn(str(w), namespace) for w in (want if isinstance(want, list) else [want])}
     if op == "host_equals":
-        return bool(hosts) and hosts == wants
-    return wants <= hosts  # contains_host
+        return bool(hosts) and hosts == want_hosts
+    return want_hosts <= hosts  # contains_host
 
 
 def check_object(check: Check, objects: Sequence[Mapping[str, Any]], view: OracleView) -> CheckResult:

@@ -93,13 +93,13 @@ def junit(sheets: Sequence[Sheet]) -> str:
         for item in s.items:
             case = ET.SubElement(suite, "testcase", classname=f"{s.rubric}.{s.target}", name=item.id)
             cprops = ET.SubElement(case, "properties")
-            for name, value in (
+            for name, points in (
                 ("points", item.earned),
                 ("max_points", item.points),
                 ("config_points", item.config_earned),
                 ("behaviour_points", item.behaviour_earned),
             ):
-                ET.SubElement(cprops, "property", name=name, value=_pts(value))
+                ET.SubElement(cprops, "property", name=name, value=_pts(points))
             if not item.full:
                 failure = ET.SubElement(
                     case,

@@ -162,12 +162,14 @@ class _Reader:
     def fail(self, where: str, message: str) -> InputError:
         return InputError(f"{self.source}: {where}: {message}")
 
-    def mapping(self, value: object, where: str, allowed: set[str]) -> Mapping[str, Any]:
+    def mapping(self, value: object, where: str, allowed: set[str] | None) -> Mapping[str, Any]:
+        """`value` as a mapping whose keys are all in `allowed` (None: any key)."""
         if not isinstance(value, Mapping):
             raise self.fail(where, f"expected a mapping, got {type(value).__name__}")
-        unknown = sorted(set(map(str, value)) - allowed)
-        if unknown:
-            raise self.fail(where, f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
+        if allowed is not None:
+            unknown = sorted(set(map(str, value)) - allowed)
+            if unknown:
+                raise self.fail(where, f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
         return value
 
     def number(self, value: object, where: str, low: float, high: float) -> float:
@@ -183,7 +185,7 @@ class _Reader:
         return value
 
     def shares(self, value: object, where: str) -> dict[str, float]:
-        data = self.mapping(value, where, set(map(str, value)) if isinstance(value, Mapping) else set())
+        data = self.mapping(value, where, None)
         out = {str(k): self.number(v, f"{where}.{k}", 0.0, 1.0) for k, v in data.items()}
         if not out:
             raise self.fail(where, "expected at least one share")
@@ -242,7 +244,7 @@ def _check(r: _Reader, raw: object, where: str, namespace: str, defaults: Defaul
             if ops[0] == "any_of" and not isinstance(cond["any_of"], list):
                 raise r.fail(cwhere, "any_of needs a list")
     elif kind == "namespace_labels":
-        r.mapping(data["labels"], f"{spot}.labels", set(map(str, data["labels"] or {})))
+        r.mapping(data["labels"], f"{spot}.labels", None)
     elif kind in ("traffic", "mirror"):
         params = _behaviour_params(r, kind, params, spot, defaults)
     elif kind == "route":
@@ -323,16 +325,15 @@ def parse_rubric(text: str, *, source: str = "<rubric>", base_dir: Path = Path("
     name = r.text(data.get("name"), "name")
     namespace = str(data.get("namespace") or "default")
     draw = r.mapping(data.get("defaults") or {}, "defaults", _DEFAULTS)
-    defaults = Defaults(
-        **{
-            k: (
-                int(r.number(v, f"defaults.{k}", 1, 1e7))
-                if k in ("max_requests", "concurrency")
-                else r.number(v, f"defaults.{k}", 1e-12, 0.5)
-            )
-            for k, v in draw.items()
-        }
-    )
+    settings: dict[str, Any] = {
+        k: (
+            int(r.number(v, f"defaults.{k}", 1, 1e7))
+            if k in ("max_requests", "concurrency")
+            else r.number(v, f"defaults.{k}", 1e-12, 0.5)
+        )
+        for k, v in draw.items()
+    }
+    defaults = Defaults(**settings)
     items_raw = data.get("items")
     if not isinstance(items_raw, list) or not items_raw:
         raise r.fail("items", "expected a non-empty list of items")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 PROXY_IMAGE = "docker.io/istio/proxyv2:1.17.2"
 INJECT_KEY = "sidecar.istio.io/inject"
@@ -21,7 +22,8 @@ POD_KINDS = {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "Pod
 def has_proxy(pod_spec: Mapping[str, object]) -> bool:
     """True when a pod spec carries the sidecar (as a container, or as a native sidecar init container)."""
     for key in ("containers", "initContainers"):
-        for container in pod_spec.get(key) or []:  # type: ignore[union-attr]
+        containers = pod_spec.get(key)
+        for container in containers if isinstance(containers, list) else []:
             if isinstance(container, Mapping) and container.get("name") == "istio-proxy":
                 return True
     return False
@@ -36,7 +38,7 @@ def wants_sidecar(namespace_labels: Mapping[str, str], template: Mapping[str, ob
         return True
     annotations = metadata.get("annotations") or {}
     labels = metadata.get("labels") or {}
-    explicit = labels.get(INJECT_KEY, annotations.get(INJECT_KEY))  # type: ignore[union-attr]
+    explicit = labels.get(INJECT_KEY, annotations.get(INJECT_KEY))
     if explicit is not None:
         return str(explicit).lower() == "true"
     return namespace_labels.get("istio-injection") == "enabled"
@@ -62,7 +64,7 @@ def init_container() -> dict[str, object]:
     }
 
 
-def inject_template(template: Mapping[str, object]) -> dict[str, object]:
+def inject_template(template: Mapping[str, object]) -> dict[str, Any]:
     """Return a copy of a pod template with the sidecar added (idempotent)."""
     out = copy.deepcopy(dict(template))
     spec = out.setdefault("spec", {})

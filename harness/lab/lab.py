@@ -443,14 +443,14 @@ class LabThread:
                 self.loop.call_soon_threadsafe(self.loop.stop)
                 self._thread.join(timeout=5)
 
-    def call(self, coro, timeout: float = 30):  # type: ignore[no-untyped-def]
+    def call(self, coro, timeout: float = 30):
         """Run a coroutine on the lab's loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def run(self, fn, *args):  # type: ignore[no-untyped-def]
+    def run(self, fn, *args):
         """Run a plain function on the lab's loop (the store is not thread-safe)."""
 
-        async def _call():  # type: ignore[no-untyped-def]
+        async def _call():
             return fn(*args)
 
         return self.call(_call())

@@ -47,10 +47,10 @@ class Listener:
             log.exception("handler of %s failed on %s %s", self.name, request.method, request.raw_path)
             response = HttpResponse(500, [("content-type", "text/plain")], b"internal error\n")
         out = web.Response(status=response.status, body=response.body)
-        for key, value in response.headers:
+        for key, header_value in response.headers:
             if key.lower() in ("content-length", "transfer-encoding", "connection"):
                 continue
-            out.headers.add(key, value)
+            out.headers.add(key, header_value)
         return out
 
     async def start(self) -> None:

@@ -8,6 +8,7 @@ Errors are `StoreError`s that carry a Kubernetes `Status`, so the API can pass t
 
 from __future__ import annotations
 
+import builtins
 import copy
 import re
 import uuid
@@ -134,7 +135,9 @@ class Requirement:
 
 def _split_top(text: str) -> list[str]:
     """Split on commas that are not inside parentheses."""
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "(":
             depth += 1
@@ -244,10 +247,10 @@ class ObjectStore:
         out.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         return out
 
-    def snapshot(self) -> list[Obj]:
+    def snapshot(self) -> builtins.list[Obj]:
         return [copy.deepcopy(o) for o in self._objects.values()]
 
-    def events_since(self, resource_version: int) -> list[tuple[str, Obj]]:
+    def events_since(self, resource_version: int) -> builtins.list[tuple[str, Obj]]:
         """Committed changes newer than `resource_version`; 410 Expired once history is too short."""
         if resource_version >= self._rv:
             return []

@@ -102,13 +102,13 @@ def edge_counts(counters: Counters) -> dict[EdgeKey, EdgeCount]:
     """Per-edge cumulative counts from istio_requests_total label sets (see the module docstring)."""
     pairs: dict[tuple[str, str], _Pair] = {}
     for labels, value in counters.items():
-        d = dict(labels)
-        service = d.get("destination_service_name", "")
-        src = node_id(d.get("source_workload", ""), "")
-        dst = node_id(d.get("destination_workload", ""), service, d.get("response_flags", "-"))
+        label = dict(labels)
+        service = label.get("destination_service_name", "")
+        src = node_id(label.get("source_workload", ""), "")
+        dst = node_id(label.get("destination_workload", ""), service, label.get("response_flags", "-"))
         pair = pairs.setdefault((src, dst), _Pair())
-        side = pair.source if d.get("reporter") == "source" else pair.destination
-        side.add(value, d.get("response_code", ""))
+        side = pair.source if label.get("reporter") == "source" else pair.destination
+        side.add(value, label.get("response_code", ""))
         side.service = side.service or service
     out: dict[EdgeKey, EdgeCount] = {}
     for (src, dst), pair in pairs.items():

@@ -311,16 +311,15 @@ def expected_reviews_split(
     objects: Iterable[object], request: Request, *, namespace: str = "default"
 ) -> Expectation:
     """The traffic split and page states the mesh should produce for one request class, before any traffic."""
-    world = build_world(objects, namespace)  # type: ignore[arg-type]
+    world = build_world(objects, namespace)
     notes: list[str] = []
     pp_fqdn = f"productpage.{namespace}.{CLUSTER_DOMAIN}"
     if request.via_gateway:
         branches, status, flag, _ = _gateway_stage(world, request, namespace, notes)
         if not any(b.pod for b in branches):
-            states = {PageState.MESH_ERROR.value: 1.0}
             return Expectation(
                 {},
-                states,
+                {PageState.MESH_ERROR.value: 1.0},
                 status,
                 gateway_flag=flag,
                 pages_by_version={Version.UNKNOWN.value: 1.0},

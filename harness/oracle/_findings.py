@@ -314,7 +314,7 @@ def _injection_findings(world: World, namespace: str) -> list[Finding]:
 
 def findings(objects: Iterable[object], *, namespace: str = "default") -> list[Finding]:
     """Analyzer-style diagnostics for the objects in `namespace` (references resolve across all objects)."""
-    world = build_world(objects, namespace)  # type: ignore[arg-type]
+    world = build_world(objects, namespace)
     out: list[Finding] = []
     for gw in world.gateways.values():
         if gw.meta.namespace == namespace and not gateway_applies(world, gw):

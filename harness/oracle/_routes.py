@@ -545,7 +545,7 @@ def route_call(world: World, proxy: Proxy, service_fqdn: str, call: Call) -> Rou
     for vs in vss[:1]:
         routed = route_with_vs(world, vs, proxy, call)
         if routed is not None:
-            extra = ()
+            extra: tuple[str, ...] = ()
             if len(vss) > 1:
                 others = ", ".join(v.meta.ref for v in vss[1:])
                 extra = (

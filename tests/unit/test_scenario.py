@@ -73,6 +73,12 @@ BAD = [
         "needs traffic",
     ),
     ("tolerance out of range", "name: x\ntolerance: 2\ntraffic: {}\nexpect: {reviews: {v1: 1}}", "tolerance"),
+    ("pod checks that are not a list", "name: x\nexpect: {pods: {count: 1}}", "expect.pods: expected a list"),
+    (
+        "object checks that are not a list",
+        "name: x\nexpect: {objects: abc}",
+        "expect.objects: expected a list",
+    ),
 ]
 
 

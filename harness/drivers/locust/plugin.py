@@ -200,7 +200,8 @@ def _write_json(path: str, data: object) -> None:
 
 def _register_web_ui(environment: Environment, tracker: SplitTracker) -> None:
     web_ui = environment.web_ui
-    assert web_ui is not None
+    assert web_ui is not None and web_ui.app is not None
+    app = web_ui.app
     blueprint = Blueprint("bookinfo", __name__, url_prefix="/bookinfo")
 
     @blueprint.route("/")
@@ -223,7 +224,7 @@ def _register_web_ui(environment: Environment, tracker: SplitTracker) -> None:
     def counts() -> Response:
         return jsonify({**tracker.counts_json(), "received_per_worker": dict(STATE.received)})
 
-    web_ui.app.register_blueprint(blueprint)
+    app.register_blueprint(blueprint)
     web_ui.template_args["extended_tabs"] = [{"title": "Bookinfo split", "key": TAB_KEY}]
     web_ui.template_args["extended_tables"] = [{"key": TAB_KEY, "structure": TABLE_STRUCTURE}]
     web_ui.template_args["extended_csv_files"] = [
@@ -231,7 +232,7 @@ def _register_web_ui(environment: Environment, tracker: SplitTracker) -> None:
         {"href": "./bookinfo/", "title": "Bookinfo split: live shares and chart"},
     ]
 
-    @web_ui.app.after_request
+    @app.after_request
     def extend_stats(response: Response) -> Response:
         if request.path.endswith("/stats/requests") and response.is_json:
             data = response.get_json()

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.drivers.locust.expectations import Plan, ProbeSpec
 from harness.drivers.locust.outcomes import ANONYMOUS
@@ -364,7 +365,7 @@ class SplitTracker:
 
     # -- the run document ----------------------------------------------------------------------------------
 
-    def probe_results(self) -> list[dict[str, object]]:
+    def probe_results(self) -> list[dict[str, Any]]:
         """One entry per probe, shaped like `harness.runner.ProbeResult.to_json()`."""
         out = []
         for spec in self.plan.probes:
@@ -406,14 +407,14 @@ class SplitTracker:
         """The run document, shaped like `bookinfo-harness run --json` (harness.report.run_document)."""
         probes = self.probe_results()
         status = _combine(Status(p["verdict"]) for p in probes)
-        observed = {p["name"]: p["reviews"]["shares"] for p in probes if p["reviews"]}  # type: ignore[index]
-        expected = {p["name"]: p["reviews"]["expected"] for p in probes if p["reviews"]}  # type: ignore[index]
+        observed = {p["name"]: p["reviews"]["shares"] for p in probes if p["reviews"]}
+        expected = {p["name"]: p["reviews"]["expected"] for p in probes if p["reviews"]}
         error = None if probes else "no expectation given: pass --expect, --expect-jason or --scenario"
         scenario = {
             "name": self.plan.scenario,
             "description": self.plan.description,
             "verdict": status.value,
-            "requests": sum(int(p["requests"]) for p in probes),  # type: ignore[call-overload]
+            "requests": sum(int(p["requests"]) for p in probes),
             "observed": observed,
             "expected": expected,
             "findings": [],

@@ -583,7 +583,7 @@ class Snapshot:
         """The gateway's routes for a request Host (port stripped); None = no virtual host (404 NR)."""
         key = (proxy.pod, host)
         if key in self._gw_tables:
-            return self._gw_tables[key]  # type: ignore[no-any-return]
+            return self._gw_tables[key]
         vhosts = self._gateway_vhosts(proxy)
         table = None
         for pattern, servers, routes, vs_key in vhosts:
@@ -599,7 +599,7 @@ class Snapshot:
         key = (proxy.pod, "\0vhosts")
         cached = self._gw_tables.get(key)
         if cached is not None:
-            return cached  # type: ignore[no-any-return]
+            return cached
         mine = [g for g in self.gateways if _labels_superset(proxy.labels, g.selector)]
         servers_by_gw: dict[str, list[tuple[str, str]]] = {}
         for g in mine:
