@@ -29,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from harness.docreader import DocumentReader
 from harness.errors import InputError, ScenarioError
 from harness.manifests import KNOWN_KINDS, load_manifest_file, yaml_problem
 
@@ -134,40 +135,9 @@ _TRAFFIC_KEYS = {
 }
 
 
-class _Reader:
-    def __init__(self, source: str, base_dir: Path) -> None:
-        self.source = source
-        self.base_dir = base_dir
-
-    def fail(self, where: str, message: str) -> ScenarioError:
-        return ScenarioError(f"{self.source}: {where}: {message}")
-
-    def mapping(self, value: object, where: str, allowed: set[str] | None) -> Mapping[str, object]:
-        """`value` as a mapping whose keys are all in `allowed` (None: any key)."""
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise self.fail(where, f"expected a mapping, got {type(value).__name__}")
-        if allowed is not None:
-            unknown = sorted(set(map(str, value)) - allowed)
-            if unknown:
-                raise self.fail(where, f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
-        return value
-
-    def sequence(self, value: object, where: str) -> list[object]:
-        """`value` as a list (None: empty)."""
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise self.fail(where, f"expected a list, got {type(value).__name__}")
-        return value
-
-    def number(self, value: object, where: str, *, low: float, high: float) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(where, f"expected a number, got {value!r}")
-        if not low <= float(value) <= high:
-            raise self.fail(where, f"{value} is outside [{low}, {high}]")
-        return float(value)
+class _Reader(DocumentReader):
+    error = ScenarioError
+    none_is_empty = True
 
     def shares(self, value: object, where: str, allowed: tuple[str, ...] | None) -> dict[str, float]:
         data = self.mapping(value, where, set(allowed) if allowed else None)

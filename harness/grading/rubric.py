@@ -26,7 +26,6 @@ points are the same sum restricted to each category of check.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from harness.docreader import DocumentReader
 from harness.errors import InputError, ScenarioError
 from harness.grading.jsonpath import JsonPathError, parse
 from harness.scenario import load_scenario
@@ -154,39 +154,10 @@ class Rubric:
         return any(c.category == "behaviour" for i in self.items for c in i.checks)
 
 
-class _Reader:
-    def __init__(self, source: str, base_dir: Path) -> None:
-        self.source = source
-        self.base_dir = base_dir
-
-    def fail(self, where: str, message: str) -> InputError:
-        return InputError(f"{self.source}: {where}: {message}")
-
-    def mapping(self, value: object, where: str, allowed: set[str] | None) -> Mapping[str, Any]:
-        """`value` as a mapping whose keys are all in `allowed` (None: any key)."""
-        if not isinstance(value, Mapping):
-            raise self.fail(where, f"expected a mapping, got {type(value).__name__}")
-        if allowed is not None:
-            unknown = sorted(set(map(str, value)) - allowed)
-            if unknown:
-                raise self.fail(where, f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(allowed))})")
-        return value
-
-    def number(self, value: object, where: str, low: float, high: float) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise self.fail(where, f"expected a number, got {value!r}")
-        if not low <= float(value) <= high:
-            raise self.fail(where, f"{value} is outside [{low:g}, {high:g}]")
-        return float(value)
-
-    def text(self, value: object, where: str) -> str:
-        if not isinstance(value, str) or not value:
-            raise self.fail(where, "expected a non-empty string")
-        return value
-
+class _Reader(DocumentReader):
     def shares(self, value: object, where: str) -> dict[str, float]:
         data = self.mapping(value, where, None)
-        out = {str(k): self.number(v, f"{where}.{k}", 0.0, 1.0) for k, v in data.items()}
+        out = {str(k): self.number(v, f"{where}.{k}", low=0.0, high=1.0) for k, v in data.items()}
         if not out:
             raise self.fail(where, "expected at least one share")
         return out
@@ -218,7 +189,7 @@ def _check(r: _Reader, raw: object, where: str, namespace: str, defaults: Defaul
     if missing:
         raise r.fail(where, f"a {kind} check needs {missing[0]!r}")
     check_id = r.text(data.get("id"), f"{where}.id")
-    weight = r.number(data.get("weight", 1), f"{where}.weight", 0.0, 1e6)
+    weight = r.number(data.get("weight", 1), f"{where}.weight", low=0.0, high=1e6)
     params = {k: v for k, v in data.items() if k not in _COMMON}
     spot = f"{where} ({check_id})"
     if kind == "object":
@@ -306,12 +277,12 @@ def _behaviour_params(
             out["scenario"] = scenario.name
         if "workload" not in out or "share" not in out:
             raise r.fail(where, "a mirror check needs workload and share (or a scenario)")
-        out["share"] = r.number(out["share"], f"{where}.share", 0.0, 1.0)
-        out["requests"] = int(r.number(out.get("requests", 300), f"{where}.requests", 10, 1e6))
+        out["share"] = r.number(out["share"], f"{where}.share", low=0.0, high=1.0)
+        out["requests"] = int(r.number(out.get("requests", 300), f"{where}.requests", low=10, high=1e6))
     for key in ("tolerance", "alpha", "beta", "leak_tolerance"):
-        out[key] = r.number(out.get(key, getattr(defaults, key)), f"{where}.{key}", 1e-12, 0.5)
-    out["max_requests"] = int(r.number(out.get("max_requests", defaults.max_requests), where, 1, 1e7))
-    out["concurrency"] = int(r.number(out.get("concurrency", defaults.concurrency), where, 1, 1024))
+        out[key] = r.number(out.get(key, getattr(defaults, key)), f"{where}.{key}", low=1e-12, high=0.5)
+    for key, high in (("max_requests", 1e7), ("concurrency", 1024.0)):
+        out[key] = int(r.number(out.get(key, getattr(defaults, key)), f"{where}.{key}", low=1, high=high))
     return out
 
 
@@ -327,9 +298,9 @@ def parse_rubric(text: str, *, source: str = "<rubric>", base_dir: Path = Path("
     draw = r.mapping(data.get("defaults") or {}, "defaults", _DEFAULTS)
     settings: dict[str, Any] = {
         k: (
-            int(r.number(v, f"defaults.{k}", 1, 1e7))
+            int(r.number(v, f"defaults.{k}", low=1, high=1e7))
             if k in ("max_requests", "concurrency")
-            else r.number(v, f"defaults.{k}", 1e-12, 0.5)
+            else r.number(v, f"defaults.{k}", low=1e-12, high=0.5)
         )
         for k, v in draw.items()
     }
@@ -364,7 +335,7 @@ def parse_rubric(text: str, *, source: str = "<rubric>", base_dir: Path = Path("
             Item(
                 id=item_id,
                 title=str(idata.get("title") or item_id),
-                points=r.number(idata.get("points"), f"{where}.points", 0.0, 1e6),
+                points=r.number(idata.get("points"), f"{where}.points", low=0.0, high=1e6),
                 checks=checks,
                 required=tuple(required),
                 creates=r.refs(idata.get("creates"), f"{where}.creates", namespace),
@@ -378,7 +349,7 @@ def parse_rubric(text: str, *, source: str = "<rubric>", base_dir: Path = Path("
         namespace=namespace,
         items=tuple(items),
         defaults=defaults,
-        propagation_wait_s=r.number(data.get("propagation_wait_s", 5), "propagation_wait_s", 0, 600),
+        propagation_wait_s=r.number(data.get("propagation_wait_s", 5), "propagation_wait_s", low=0, high=600),
         source=source,
     )
 
