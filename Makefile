@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test bench lint clean venv
+.PHONY: run test bench lint screenshots clean venv
 
 venv: $(STAMP)
 
@@ -22,6 +22,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+screenshots: $(STAMP)
+	BOOKINFO_HARNESS_PUBLISH_SCREENSHOTS=1 $(PY) -m pytest -q tests/ui
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check harness tests benchmarks locustfiles conftest.py
