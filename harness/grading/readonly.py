@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import TargetError
+from harness.grading.rubric import OBJECT_KINDS
 from harness.kube import KubeClient, resource
 
 READ_METHOD = "GET"
@@ -97,17 +98,8 @@ def hpa_as_v2(obj: dict) -> dict:
     return {**obj, "apiVersion": "autoscaling/v2", "spec": spec}
 
 
-STATE_KINDS = (
-    "Pod",
-    "Service",
-    "Deployment",
-    "HorizontalPodAutoscaler",
-    "Gateway",
-    "VirtualService",
-    "DestinationRule",
-    "ServiceEntry",
-    "Sidecar",
-)
+# Namespaces are read one by one (by name) in collect_state; every other kind a rubric can name is listed.
+STATE_KINDS = tuple(kind for kind in OBJECT_KINDS if kind != "Namespace")
 
 
 @dataclass
