@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import statistics
 import sys
+from typing import Any
 
 from harness.drivers.aio import DriveConfig, drive
-from harness.lab.process import LabProcess
+from harness.lab.process import LabInfo, LabProcess
+from harness.model import Observation
 from harness.paths import MANIFESTS_DIR as M
 
 SETUP = [
@@ -24,7 +26,7 @@ SETUP = [
 ]
 
 
-def _prepare(info) -> None:  # type: ignore[no-untyped-def]
+def _prepare(info: LabInfo) -> None:
     import tempfile
     from pathlib import Path
 
@@ -45,7 +47,7 @@ async def _measure(url: str, *, seconds: float, concurrency: int, rate: float | 
     latencies: list[float] = []
     states: dict[str, int] = {}
 
-    def record(observation) -> bool:  # type: ignore[no-untyped-def]
+    def record(observation: Observation) -> bool:
         latencies.append(observation.latency_ms)
         key = f"{observation.outcome.version.value}/{observation.outcome.state.value}"
         states[key] = states.get(key, 0) + 1
@@ -66,7 +68,7 @@ async def _measure(url: str, *, seconds: float, concurrency: int, rate: float | 
     }
 
 
-def main(seconds: float = 10.0, transport: str = "memory") -> dict[str, object]:
+def main(seconds: float = 10.0, transport: str = "memory") -> dict[str, Any]:
     with LabProcess(seed=1, extra_args=["--transport", transport]) as info:
         _prepare(info)
         asyncio.run(_measure(info.gateway_url, seconds=2, concurrency=16, rate=None))  # warm-up

@@ -28,8 +28,12 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from harness.lab.process import LabInfo
 
 from harness.drivers.locust import LOCUSTFILE
 from harness.paths import ROOT, SCENARIOS_DIR
@@ -185,9 +189,7 @@ def run_wrk(url: str, users: int, seconds: float, cpu: str | None) -> dict[str, 
     }
 
 
-def _clients(
-    url: str, args: argparse.Namespace, cpu: str | None, workdir: Path
-) -> dict[str, dict[str, float]]:
+def _clients(url: str, args: argparse.Namespace, cpu: str | None, workdir: Path) -> dict[str, dict[str, Any]]:
     """Each client `--repeats` times, interleaved so a slow spell of the shared machine hits all of them; the
     best run of each is reported (interference only ever slows a run), with every run's rate beside it."""
     runs: dict[str, list[dict[str, float]]] = {}
@@ -200,10 +202,10 @@ def _clients(
             run_locust(url, args.users, args.seconds, cpu, workdir)
         )
         runs.setdefault("harness aio driver", []).append(run_aio(url, args.users, args.seconds, cpu))
-    rows: dict[str, dict[str, float]] = {}
+    rows: dict[str, dict[str, Any]] = {}
     for name, results in runs.items():
         best = max(results, key=lambda r: r["rps"])
-        rows[name] = {**best, "runs_rps": [round(r["rps"]) for r in results]}  # type: ignore[dict-item]
+        rows[name] = {**best, "runs_rps": [round(r["rps"]) for r in results]}
     return rows
 
 
@@ -251,7 +253,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _route_lab_to_v3(info: object) -> None:
+def _route_lab_to_v3(info: LabInfo) -> None:
     from harness.scenario import load_scenario
     from harness.target import load_items
 
@@ -264,8 +266,8 @@ def _route_lab_to_v3(info: object) -> None:
         capture_output=True,
         check=True,
         env={**os.environ, "KUBECONFIG": info.kubeconfig},
-    )  # type: ignore[attr-defined]
-    sync = info.metrics_url.rsplit("/", 1)[0] + "/debug/syncz"  # type: ignore[attr-defined]
+    )
+    sync = info.metrics_url.rsplit("/", 1)[0] + "/debug/syncz"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         with urllib.request.urlopen(sync, timeout=5) as response:
@@ -275,7 +277,7 @@ def _route_lab_to_v3(info: object) -> None:
     time.sleep(1.0)  # let the lab's pods finish starting
 
 
-def main(argv: list[str] | None = None) -> dict[str, dict[str, dict[str, float]]]:
+def main(argv: list[str] | None = None) -> dict[str, dict[str, dict[str, Any]]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--users", type=int, default=16, help="Locust users = aiohttp tasks")
@@ -284,7 +286,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, dict[str, float]]
     )
     args = parser.parse_args(argv)
     client_cpu, server_cpus = _cpus()
-    results: dict[str, dict[str, dict[str, float]]] = {}
+    results: dict[str, dict[str, dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-locust-") as tmp:
         workdir = Path(tmp)
         server, url, served_by = start_static_server(workdir, server_cpus)
@@ -304,7 +306,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, dict[str, float]]
             results["lab, reviews 100% v3"] = _clients(info.gateway_url, args, client_cpu, workdir)
 
     pinning = (
-        f"clients on CPU {client_cpu}, servers on CPU {sorted(server_cpus)}" if client_cpu else "unpinned"
+        f"clients on CPU {client_cpu}, servers on CPU {sorted(server_cpus or ())}"
+        if client_cpu
+        else "unpinned"
     )
     print(
         f"classified requests/s, {args.users} users/tasks, best of {args.repeats} interleaved runs of "

@@ -19,6 +19,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks.bench_locust import _wait_http, start_static_server
 from benchmarks.bench_soak import rss_kib
@@ -57,7 +58,7 @@ async def _run(url: str, requests: int) -> tuple[list[dict[str, float]], dict[st
     return samples, tally, result.seconds
 
 
-def main(requests: int = 1_000_000) -> dict[str, object]:
+def main(requests: int = 1_000_000) -> dict[str, Any]:
     cpus = sorted(os.sched_getaffinity(0))
     server_cpus = {cpus[0]} if len(cpus) > 1 else None
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:

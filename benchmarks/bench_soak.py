@@ -20,10 +20,12 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks.bench_lab import _prepare
 from harness.drivers.aio import DriveConfig, drive
 from harness.lab.process import LabProcess
+from harness.model import Observation
 
 CONCURRENCY = 64  # bench_lab's closed-loop peak
 SLICE_S = 10.0  # one drive per slice; samples of RSS/FDs between slices
@@ -42,7 +44,7 @@ def open_fds(pid: int) -> int:
 
 
 async def _slice(url: str, seconds: float, tally: dict[str, int]) -> int:
-    def record(observation) -> bool:  # type: ignore[no-untyped-def]
+    def record(observation: Observation) -> bool:
         outcome = observation.outcome
         key = f"{outcome.version.value}/{outcome.state.value}"
         tally[key] = tally.get(key, 0) + 1
@@ -55,7 +57,7 @@ async def _slice(url: str, seconds: float, tally: dict[str, int]) -> int:
     return result.observed
 
 
-def main(seconds: float = 600.0) -> dict[str, object]:
+def main(seconds: float = 600.0) -> dict[str, Any]:
     with LabProcess(seed=1) as info:
         _prepare(info)
         pid = info.pid

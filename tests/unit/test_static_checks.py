@@ -1,4 +1,5 @@
-"""`make lint` runs in CI too: ruff on every Python tree, mypy on the package (it ships py.typed)."""
+"""`make lint` runs in CI too: ruff on every Python tree; mypy on the package (it ships py.typed), the
+benchmarks and the locustfiles."""
 
 from __future__ import annotations
 
