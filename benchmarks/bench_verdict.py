@@ -2,9 +2,9 @@
 Wald's expected sample size, the fixed-sample test at the same alpha, beta and delta, and the floor that no
 two-sided sequential test can beat on average (pure computation and simulation).
 
-The floor (:func:`harness.stats.two_sided_floor`) is computed for the largest share against its own +-delta
-(the other shares rescaled). For a 2-way split that is the whole problem; for more categories it is a lower
-bound of the harder k-way problem, which must also reject the other categories' half-spaces."""
+The floor of a 2-way split is :func:`harness.stats.two_sided_floor` for the larger share against its own
++-delta; the even three-way split's is :func:`benchmarks.floor_thirds.thirds_floor`, which counts all six
+half-spaces a PASS must reject."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import math
 import random
 import statistics
 
+from benchmarks.floor_thirds import thirds_floor
 from harness.stats import two_sided_floor
 from harness.verdict import SequentialSplitTest, fixed_sample_size
 
@@ -61,7 +62,12 @@ def main(repetitions: int = 1000) -> dict[str, dict[str, float]]:
         if p0 < 1:
             wald = wald_multinomial_e0(expected, tolerance)
             fixed = float(fixed_sample_size(p0, tolerance, ALPHA, BETA))
-            floor = two_sided_floor(p0, tolerance, ALPHA, BETA)
+            even_thirds = len(expected) == 3 and all(abs(v - 1 / 3) < 1e-9 for v in expected.values())
+            floor = (
+                thirds_floor(tolerance, ALPHA, BETA)
+                if even_thirds
+                else two_sided_floor(p0, tolerance, ALPHA, BETA)
+            )
         else:  # 100%: the exact leak bound is the floor, ln(beta) / ln(1 - delta) leak-free pages
             wald = fixed = floor = float(math.ceil(math.log(BETA) / math.log(1 - tolerance)))
         out[name] = {
