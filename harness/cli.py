@@ -15,8 +15,9 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from harness.errors import ExitCode, HarnessError, InputError
 from harness.paths import SCENARIOS_DIR
@@ -320,7 +321,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise InputError(f"--expect: {exc}") from None
 
-    def records():
+    def records() -> Iterator[dict[str, Any]]:
         try:
             handle = args.observations.open()
         except OSError as exc:

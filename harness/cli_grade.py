@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import ExitCode, HarnessError, InputError
+
+if TYPE_CHECKING:
+    from harness.grading.grader import TargetSpec
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -48,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
-def _single_spec(args: argparse.Namespace):
+def _single_spec(args: argparse.Namespace) -> TargetSpec:
     from harness.grading.grader import TargetSpec
 
     name = args.name or args.context or (str(args.kubeconfig) if args.kubeconfig else "cluster")
@@ -126,7 +131,7 @@ def _grade(args: argparse.Namespace) -> int:
     return int(ExitCode.PASS if all(s.reachable for s in sheets) else ExitCode.ENVIRONMENT)
 
 
-def _read_since(path: Path, reader) -> dict:
+def _read_since(path: Path, reader: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
     import json
 
     try:

@@ -11,8 +11,12 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import InputError, JournalError, TargetError
+
+if TYPE_CHECKING:
+    from harness.kube import KubeClient
 
 SERVER_FIELDS = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields", "selfLink")
 
@@ -122,7 +126,7 @@ class Journal:
         self.path.unlink(missing_ok=True)
 
 
-def restore(journal: Journal, kube) -> list[str]:  # kube: harness.kube.KubeClient
+def restore(journal: Journal, kube: KubeClient) -> list[str]:
     """Put every journalled object back; return one line per conflict (objects changed by someone else).
 
     An object that cannot be put back (the API server went away, or refused the old spec) is kept in the
@@ -154,7 +158,7 @@ def restore(journal: Journal, kube) -> list[str]:  # kube: harness.kube.KubeClie
     return conflicts
 
 
-def _restore_one(entry: Entry, kube) -> str | None:
+def _restore_one(entry: Entry, kube: KubeClient) -> str | None:
     live = kube.get(entry.kind, entry.namespace, entry.name)
     where = f"{entry.kind} {entry.namespace + '/' if entry.namespace else ''}{entry.name}"
     if live is not None and entry.changed_since_applied(live):

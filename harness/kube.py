@@ -81,7 +81,7 @@ def describe(kind: str, namespace: str | None, name: str) -> str:
 class KubeClient:
     """Talks to one API server (a cluster or the lab) with the credentials of a kubeconfig."""
 
-    def __init__(self, kubeconfig: Path | None = None, context: str | None = None) -> None:
+    def __init__(self, kubeconfig: str | Path | None = None, context: str | None = None) -> None:
         configuration = client.Configuration()
         try:
             config.load_kube_config(

@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.runner import ScenarioResult
+    from harness.target import Target
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,7 +80,9 @@ def bookinfo_target(request: pytest.FixtureRequest) -> Iterator[object]:
 
 
 @pytest.fixture
-def run_scenario(bookinfo_target, request: pytest.FixtureRequest) -> Iterator[Callable[..., object]]:
+def run_scenario(
+    bookinfo_target: Target, request: pytest.FixtureRequest
+) -> Iterator[Callable[[str | Path], ScenarioResult]]:
     from harness.cli import scenario_paths
     from harness.journal import Journal, restore
     from harness.report import verdict_table
@@ -88,7 +95,7 @@ def run_scenario(bookinfo_target, request: pytest.FixtureRequest) -> Iterator[Ca
     runner = Runner(bookinfo_target, journal, RunOptions(alpha=opt("--alpha"), beta=opt("--beta")))
     results = []
 
-    def run(name_or_path: str | Path):
+    def run(name_or_path: str | Path) -> ScenarioResult:
         path = scenario_paths([str(name_or_path)], False)[0]
         result = asyncio.run(runner.run(load_scenario(path)))
         results.append(result)
@@ -104,7 +111,7 @@ def run_scenario(bookinfo_target, request: pytest.FixtureRequest) -> Iterator[Ca
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report = outcome.get_result()
     if report.when == "call":

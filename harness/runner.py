@@ -400,7 +400,7 @@ class Runner:
         return decide_counts(counts, expected, tolerance=scenario.tolerance, alpha=alpha, beta=beta)
 
 
-def _finding_json(finding) -> dict[str, str]:
+def _finding_json(finding: oracle.Finding) -> dict[str, str]:
     return {
         "code": finding.code,
         "level": finding.level,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
@@ -23,6 +24,9 @@ from harness.lab.injection import inject_objects
 from harness.manifests import load_manifest_file, matches_selector
 from harness.metrics import LabMetrics, PrometheusMetrics
 from harness.scenario import ApplyItem
+
+if TYPE_CHECKING:
+    from harness.lab.lab import LabInfo
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +162,7 @@ class Target:
         self._poll(behind, timeout_s, "the mesh to serve the new configuration")
 
     @staticmethod
-    def _poll(check, timeout_s: float, what: str) -> None:
+    def _poll(check: Callable[[], list[str]], timeout_s: float, what: str) -> None:
         """Call `check` until it returns nothing outstanding; a bounded wait, never a verdict retry."""
         started = time.monotonic()
         retrying = Retrying(
@@ -176,7 +180,7 @@ class Target:
         log.debug("waited %.2f s for %s", time.monotonic() - started, what)
 
 
-def lab_target(info, namespace: str = "default") -> Target:  # info: harness.lab.lab.LabInfo
+def lab_target(info: LabInfo, namespace: str = "default") -> Target:
     kube = KubeClient(kubeconfig=info.kubeconfig)
     base = info.metrics_url.rsplit("/", 1)[0]
     return Target(
@@ -218,7 +222,12 @@ def check_gateway_url(url: str, *, timeout_s: float = 5.0) -> str:
 
 
 def cluster_target(
-    *, kubeconfig, context, namespace: str, gateway_url: str | None, prometheus_url: str | None
+    *,
+    kubeconfig: str | None,
+    context: str | None,
+    namespace: str,
+    gateway_url: str | None,
+    prometheus_url: str | None,
 ) -> Target:
     kube = KubeClient(kubeconfig=kubeconfig, context=context)
     url = check_gateway_url(gateway_url or discover_gateway_url(kube))

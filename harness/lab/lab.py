@@ -19,9 +19,10 @@ import random
 import secrets
 import tempfile
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import yaml
 
@@ -37,6 +38,7 @@ from harness.model import Era
 from harness.paths import MANIFESTS_DIR
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ISTIO_GROUP = "networking.istio.io"
 MESH_KINDS = {
@@ -443,14 +445,14 @@ class LabThread:
                 self.loop.call_soon_threadsafe(self.loop.stop)
                 self._thread.join(timeout=5)
 
-    def call(self, coro, timeout: float = 30):
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30) -> T:
         """Run a coroutine on the lab's loop and wait for its result."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def run(self, fn, *args):
+    def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a plain function on the lab's loop (the store is not thread-safe)."""
 
-        async def _call():
+        async def _call() -> T:
             return fn(*args)
 
         return self.call(_call())

@@ -17,6 +17,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from harness.lab import bookinfo
 from harness.lab.http import Handler, HttpRequest, HttpResponse, PodContext
@@ -25,6 +26,10 @@ from harness.lab.names import random_suffix, template_hash
 from harness.lab.podserver import Listener
 from harness.lab.topology import Endpoint
 from harness.model import Era
+
+if TYPE_CHECKING:
+    from harness.lab.mesh import Mesh
+    from harness.lab.store import ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +57,8 @@ class WorkloadController:
 
     def __init__(
         self,
-        store,  # harness.lab.store.ObjectStore
-        mesh,  # harness.lab.mesh.Mesh
+        store: ObjectStore,
+        mesh: Mesh,
         *,
         rng: random.Random,
         era: Era,
