@@ -37,6 +37,7 @@ _UNIT_US = {"us": 1, "µs": 1, "ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h"
 _UNIT_US["d"] = 24 * _UNIT_US["h"]
 
 Span = dict[str, Any]  # as passed to Mesh.on_span
+HeldSpan = tuple[tuple[str, Any], ...]  # a Span as SpanStore holds it
 
 
 class SpanStore:
@@ -44,17 +45,21 @@ class SpanStore:
 
     def __init__(self, max_spans: int = MAX_SPANS) -> None:
         self.max_spans = max_spans
-        self._traces: OrderedDict[str, list[Span]] = OrderedDict()
+        # A span is held as the tuple of its (field, value) pairs and a trace as the tuple of its spans: with
+        # only strings and numbers inside, the garbage collector stops tracking them (it never stops tracking
+        # a list or a tuple that holds a dict), so 200,000 held spans do not lengthen every full collection.
+        self._traces: OrderedDict[str, tuple[HeldSpan, ...]] = OrderedDict()
         self._count = 0
 
     def add(self, span: Mapping[str, Any]) -> None:
         trace_id = str(span["trace_id"]).lower()
+        held = tuple(span.items())
         spans = self._traces.get(trace_id)
         if spans is None:
-            spans = self._traces[trace_id] = []
+            self._traces[trace_id] = (held,)
         else:
+            self._traces[trace_id] = (*spans, held)
             self._traces.move_to_end(trace_id)
-        spans.append(dict(span))
         self._count += 1
         while self._count > self.max_spans and self._traces:
             _, dropped = self._traces.popitem(last=False)
@@ -63,13 +68,16 @@ class SpanStore:
     def __len__(self) -> int:
         return self._count
 
+    def _spans(self, trace_id: str) -> list[Span]:
+        return [dict(held) for held in self._traces.get(trace_id, ())]
+
     def trace(self, trace_id: str) -> list[Span]:
-        return sampled(self._traces.get(_norm_id(trace_id), []))
+        return sampled(self._spans(_norm_id(trace_id)))
 
     def traces(self) -> Iterable[tuple[str, list[Span]]]:
         """(trace id, sampled spans), most recently updated first."""
         for trace_id in reversed(list(self._traces)):
-            spans = sampled(self._traces[trace_id])
+            spans = sampled(self._spans(trace_id))
             if spans:
                 yield trace_id, spans
 

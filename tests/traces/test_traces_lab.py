@@ -3,6 +3,7 @@ exercise's trace expectation (step 14) holds."""
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -148,6 +149,19 @@ def test_the_span_store_is_bounded_and_drops_the_oldest_traces() -> None:
     assert lab_traces.parse_duration_us("1h30m") == 5_400_000_000
     with pytest.raises(ValueError):
         lab_traces.parse_duration_us("soon")
+
+
+def test_held_spans_leave_the_garbage_collectors_lists() -> None:
+    # 200,000 held spans that stayed tracked would lengthen every full collection: the lab's latency tail
+    store = lab_traces.SpanStore()
+    for hop in range(3):
+        span = {"trace_id": "a" * 32, "span_id": f"{hop}", "parent_id": None, "service": "x.default"}
+        store.add({**span, "operation": "o", "start_us": 0, "duration_us": 1, "status": 200})
+    for _ in range(3):  # each collection untracks one more level: field pairs, then spans, then the trace
+        gc.collect()
+    held = store._traces["a" * 32]
+    assert len(held) == 3 and not gc.is_tracked(held) and not any(gc.is_tracked(s) for s in held)
+    assert [span["span_id"] for span in store.trace("a" * 32)] == ["0", "1", "2"]
 
 
 def test_install_keeps_an_existing_span_listener(tmp_path: Path) -> None:

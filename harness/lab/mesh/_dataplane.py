@@ -134,7 +134,9 @@ class Mesh:
         self._wall = wall_clock
         self._snap: Snapshot = compile_snapshot((), (), options)
         self._balancers: dict[tuple[str, str], BalancerState] = {}
-        self._logs: dict[str, deque[AccessLogEntry]] = {}
+        # plain tuples (AccessLogEntry's fields): the garbage collector stops tracking a tuple of strings and
+        # numbers, not a NamedTuple, and 10,000 lines per proxy would otherwise slow every full collection
+        self._logs: dict[str, deque[tuple[Any, ...]]] = {}
         self._labels: dict[tuple[Any, ...], tuple[str, ...]] = {}
         self._gateway_pods: dict[tuple[str, str], Endpoint] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -153,7 +155,7 @@ class Mesh:
 
     def access_log(self, pod: str) -> list[str]:
         """The last access-log lines of that pod's sidecar (or of the gateway pod)."""
-        return [entry.line() for entry in list(self._logs.get(pod, ()))]
+        return [AccessLogEntry._make(fields).line() for fields in list(self._logs.get(pod, ()))]
 
     # -- data plane entry points ----------------------------------------------------------------------------
     def outbound(self, caller: Endpoint) -> Upstream:
@@ -707,7 +709,7 @@ class Mesh:
             log = self._logs[proxy.pod] = deque(maxlen=ACCESS_LOG_LINES)
         # Kept as fields and formatted when read (`kubectl logs`): cheaper per request, and no larger.
         log.append(
-            AccessLogEntry(
+            (
                 wall,
                 method,
                 path,

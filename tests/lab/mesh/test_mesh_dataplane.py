@@ -8,6 +8,7 @@ Ids start with the fidelity-checklist item. Statistical assertions state their b
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import math
 import random
@@ -788,6 +789,15 @@ def test_access_log_and_trace_headers_share_one_trace() -> None:
     assert req.headers["x-request-id"] in out and "x-envoy-peer-metadata-id" not in req.headers
     assert len({s["trace_id"] for s in spans}) == 1 and len({s["span_id"] for s in spans}) == 2
     assert spans[0]["parent_id"] == spans[1]["span_id"]  # the server span is a child of the client span
+
+
+def test_access_log_lines_leave_the_garbage_collectors_lists() -> None:
+    # 10,000 lines per proxy that stayed tracked would lengthen every full collection: the lab's latency tail
+    lab = Lab()
+    lab.calls(3, "http://details:9080/details/0")
+    gc.collect()
+    held = list(lab.mesh._logs["details-v1-a"])
+    assert len(held) == 3 and not any(gc.is_tracked(fields) for fields in held)
 
 
 def test_outlier_detection_ejects_after_consecutive_5xx() -> None:
