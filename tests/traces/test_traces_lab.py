@@ -157,7 +157,7 @@ def test_held_spans_leave_the_garbage_collectors_lists() -> None:
     for hop in range(3):
         span = {"trace_id": "a" * 32, "span_id": f"{hop}", "parent_id": None, "service": "x.default"}
         store.add({**span, "operation": "o", "start_us": 0, "duration_us": 1, "status": 200})
-    for _ in range(3):  # each collection untracks one more level: field pairs, then spans, then the trace
+    for _ in range(2):  # each collection untracks one more level: the spans, then the trace
         gc.collect()
     held = store._traces["a" * 32]
     assert len(held) == 3 and not gc.is_tracked(held) and not any(gc.is_tracked(s) for s in held)
