@@ -87,7 +87,17 @@ _PARAMS: dict[str, tuple[set[str], set[str]]] = {
 }
 _TOP = {"name", "title", "description", "namespace", "propagation_wait_s", "defaults", "items", "$schema"}
 _ITEM = {"id", "title", "points", "required", "checks", "creates", "modifies", "description"}
-_DEFAULTS = {"alpha", "beta", "tolerance", "leak_tolerance", "max_requests", "concurrency"}
+# The statistical settings of a behaviour check, as (low, high, whole number): a rubric's `defaults` and each
+# check read them with the same bounds.
+_SETTINGS: dict[str, tuple[float, float, bool]] = {
+    "tolerance": (1e-12, 0.5, False),
+    "alpha": (1e-12, 0.5, False),
+    "beta": (1e-12, 0.5, False),
+    "leak_tolerance": (1e-12, 0.5, False),
+    "max_requests": (1, 1e7, True),
+    "concurrency": (1, 1024, True),
+}
+_DEFAULTS = set(_SETTINGS)
 
 
 @dataclass(frozen=True)
@@ -279,11 +289,15 @@ def _behaviour_params(
             raise r.fail(where, "a mirror check needs workload and share (or a scenario)")
         out["share"] = r.number(out["share"], f"{where}.share", low=0.0, high=1.0)
         out["requests"] = int(r.number(out.get("requests", 300), f"{where}.requests", low=10, high=1e6))
-    for key in ("tolerance", "alpha", "beta", "leak_tolerance"):
-        out[key] = r.number(out.get(key, getattr(defaults, key)), f"{where}.{key}", low=1e-12, high=0.5)
-    for key, high in (("max_requests", 1e7), ("concurrency", 1024.0)):
-        out[key] = int(r.number(out.get(key, getattr(defaults, key)), f"{where}.{key}", low=1, high=high))
+    for key in _SETTINGS:
+        out[key] = _setting(r, key, out.get(key, getattr(defaults, key)), f"{where}.{key}")
     return out
+
+
+def _setting(r: _Reader, key: str, value: object, where: str) -> float | int:
+    low, high, whole = _SETTINGS[key]
+    number = r.number(value, where, low=low, high=high)
+    return int(number) if whole else number
 
 
 def parse_rubric(text: str, *, source: str = "<rubric>", base_dir: Path = Path(".")) -> Rubric:
@@ -296,14 +310,7 @@ def parse_rubric(text: str, *, source: str = "<rubric>", base_dir: Path = Path("
     name = r.text(data.get("name"), "name")
     namespace = str(data.get("namespace") or "default")
     draw = r.mapping(data.get("defaults") or {}, "defaults", _DEFAULTS)
-    settings: dict[str, Any] = {
-        k: (
-            int(r.number(v, f"defaults.{k}", low=1, high=1e7))
-            if k in ("max_requests", "concurrency")
-            else r.number(v, f"defaults.{k}", low=1e-12, high=0.5)
-        )
-        for k, v in draw.items()
-    }
+    settings: dict[str, Any] = {k: _setting(r, k, v, f"defaults.{k}") for k, v in draw.items()}
     defaults = Defaults(**settings)
     items_raw = data.get("items")
     if not isinstance(items_raw, list) or not items_raw:

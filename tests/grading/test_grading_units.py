@@ -128,6 +128,26 @@ def test_rubric_errors_name_the_place(text: str, message: str) -> None:
         _rubric(text)
 
 
+@pytest.mark.parametrize(
+    ("defaults", "check", "message"),
+    [
+        ("{concurrency: 5000}", "", r"defaults\.concurrency: 5000 is outside \[1, 1024\]"),
+        ("{alpha: 0.7}", "", r"defaults\.alpha: 0\.7 is outside"),
+        ("{}", ", max_requests: 0", r"\(c\)\.max_requests: 0 is outside \[1, 1e\+07\]"),
+        ("{}", ", beta: true", r"\(c\)\.beta: expected a number"),
+    ],
+)
+def test_a_statistical_setting_has_the_same_bounds_in_defaults_and_in_a_check(
+    defaults: str, check: str, message: str
+) -> None:
+    text = (
+        f"name: t\ndefaults: {defaults}\nitems:\n- id: a\n  points: 10\n  checks:\n"
+        f"  - {{id: c, kind: traffic, expect: {{v1: 1.0}}{check}}}\n"
+    )
+    with pytest.raises(InputError, match=message):
+        parse_rubric(text)
+
+
 def test_rubric_gate_cycle_rejected() -> None:
     text = (
         "name: t\nitems:\n- {id: a, points: 1, required: [b], checks: [{id: x, kind: http, path: /}]}\n"
