@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from harness.stats import wald_expected_sample_size
+from harness.stats import floor_scale
 
 Alternative = tuple[int, int]  # (category 0, 1 or 2; direction +1 or -1)
 ALL_ALTERNATIVES: tuple[Alternative, ...] = tuple((i, s) for i in range(3) for s in (1, -1))
@@ -100,13 +100,11 @@ def thirds_floor(
     """Lower bound on E_e[N] for tests deciding within `horizon` (default ten times Wald's one-sided E0[N]).
 
     The costs come from a small grid scaled by Wald's E0[N] (every choice gives a valid bound; the largest
-    is returned). `alternatives` narrows the problem: one category's two gives two_sided_floor(1/3, ...).
+    is returned). `alternatives` narrows the problem: with one category's two it is two_sided_floor's
+    problem at p0 = 1/3, and :func:`lagrangian_value` equals harness.stats' (the tests check it).
     """
-    scale = max(
-        wald_expected_sample_size(E, E + delta, alpha, beta)[0],
-        wald_expected_sample_size(E, E - delta, alpha, beta)[0],
-    )
-    horizon = horizon if horizon is not None else math.ceil(10.0 * scale)
+    scale, default_horizon = floor_scale(E, delta, alpha, beta)
+    horizon = horizon if horizon is not None else default_horizon
     c_fail = 2.0 * scale
     bound = 0.0
     for weight in (0.05, 0.03, 0.02, 0.01):

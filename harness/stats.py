@@ -28,6 +28,7 @@ __all__ = [
     "binom_sf",
     "clopper_pearson",
     "fixed_sample_size",
+    "floor_scale",
     "kl_bernoulli",
     "leak_min_requests",
     "log_or_neg_inf",
@@ -372,17 +373,24 @@ def two_sided_floor(
     _check_error_rate("beta", beta)
     if not (p0 - delta > 0.0 and p0 + delta < 1.0):
         raise ValueError(f"both alternatives p0 +- delta must lie in (0, 1), got p0={p0}, delta={delta}")
-    scale = max(
-        wald_expected_sample_size(p0, p0 + delta, alpha, beta)[0],
-        wald_expected_sample_size(p0, p0 - delta, alpha, beta)[0],
-    )
-    horizon = horizon if horizon is not None else math.ceil(10.0 * scale)
+    scale, default_horizon = floor_scale(p0, delta, alpha, beta)
+    horizon = horizon if horizon is not None else default_horizon
     bound = 0.0
     for up, down in ((0.1, 0.1), (0.03, 0.1), (0.1, 0.03)):
         costs = (2.0 * scale, up * scale / beta, down * scale / beta)
         value = _lagrangian_value(p0, delta, costs, horizon, width)
         bound = max(bound, value - costs[0] * alpha - (costs[1] + costs[2]) * beta)
     return bound
+
+
+def floor_scale(p0: float, delta: float, alpha: float, beta: float) -> tuple[float, int]:
+    """(Wald's one-sided E0[N], the larger of p0 +- delta; ten times that): what a floor's Lagrangian costs
+    are scaled by, and the horizon within which the tests it bounds decide."""
+    scale = max(
+        wald_expected_sample_size(p0, p0 + delta, alpha, beta)[0],
+        wald_expected_sample_size(p0, p0 - delta, alpha, beta)[0],
+    )
+    return scale, math.ceil(10.0 * scale)
 
 
 def _check_open_unit(name: str, value: float) -> None:
